@@ -1,0 +1,3 @@
+export * from './names.js';
+export * from './rtp.js';
+export * from './signaling.js';

@@ -1,0 +1,186 @@
+// The signaling protocol, defined once: every request the browser sends (with the shape of
+// its answer) and every notification the server pushes. Carried as protoo messages over
+// the room's websocket. Server and web import these schemas and the types derived from them.
+import { z } from 'zod';
+import { displayNameSchema, idSchema } from './names.js';
+import {
+  dtlsParametersSchema,
+  iceCandidateSchema,
+  iceParametersSchema,
+  iceServerSchema,
+  rtpCapabilitiesSchema,
+  rtpParametersSchema,
+} from './rtp.js';
+
+export const mediaSourceSchema = z.enum(['mic', 'webcam', 'screen']);
+export type MediaSource = z.infer<typeof mediaSourceSchema>;
+
+export const producerInfoSchema = z.object({
+  id: idSchema,
+  kind: z.enum(['audio', 'video']),
+  source: mediaSourceSchema,
+  paused: z.boolean(),
+});
+export type ProducerInfo = z.infer<typeof producerInfoSchema>;
+
+export const peerInfoSchema = z.object({
+  id: idSchema,
+  displayName: z.string(),
+  producers: z.array(producerInfoSchema),
+});
+export type PeerInfo = z.infer<typeof peerInfoSchema>;
+
+const empty = z.object({}).strict();
+const byTransport = z.object({ transportId: idSchema }).strict();
+const byProducer = z.object({ producerId: idSchema }).strict();
+const byConsumer = z.object({ consumerId: idSchema }).strict();
+
+/** Requests from a browser to the server: `data` schema and `response` schema per method. */
+export const requests = {
+  getRouterRtpCapabilities: { data: empty, response: rtpCapabilitiesSchema },
+  join: {
+    data: z.object({ displayName: displayNameSchema, rtpCapabilities: rtpCapabilitiesSchema }).strict(),
+    response: z.object({ peerId: idSchema, peers: z.array(peerInfoSchema) }),
+  },
+  createWebRtcTransport: {
+    data: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
+    response: z.object({
+      id: idSchema,
+      iceParameters: iceParametersSchema,
+      iceCandidates: z.array(iceCandidateSchema),
+      dtlsParameters: dtlsParametersSchema,
+      iceServers: z.array(iceServerSchema),
+    }),
+  },
+  connectWebRtcTransport: {
+    data: z.object({ transportId: idSchema, dtlsParameters: dtlsParametersSchema }).strict(),
+    response: empty,
+  },
+  restartIce: { data: byTransport, response: z.object({ iceParameters: iceParametersSchema }) },
+  produce: {
+    data: z
+      .object({
+        transportId: idSchema,
+        kind: z.enum(['audio', 'video']),
+        rtpParameters: rtpParametersSchema,
+        source: mediaSourceSchema,
+        paused: z.boolean().optional(),
+      })
+      .strict(),
+    response: z.object({ id: idSchema }),
+  },
+  pauseProducer: { data: byProducer, response: empty },
+  resumeProducer: { data: byProducer, response: empty },
+  closeProducer: { data: byProducer, response: empty },
+  consume: {
+    data: z.object({ transportId: idSchema, producerId: idSchema }).strict(),
+    response: z.object({
+      id: idSchema,
+      producerId: idSchema,
+      peerId: idSchema,
+      kind: z.enum(['audio', 'video']),
+      source: mediaSourceSchema,
+      rtpParameters: rtpParametersSchema,
+      producerPaused: z.boolean(),
+    }),
+  },
+  resumeConsumer: { data: byConsumer, response: empty },
+  pauseConsumer: { data: byConsumer, response: empty },
+  leave: { data: empty, response: empty },
+} as const;
+
+export type RequestMethod = keyof typeof requests;
+export type RequestData<M extends RequestMethod> = z.infer<(typeof requests)[M]['data']>;
+export type ResponseData<M extends RequestMethod> = z.infer<(typeof requests)[M]['response']>;
+
+/** Notifications from the server to the browsers of one room. */
+export const notifications = {
+  peerJoined: z.object({ id: idSchema, displayName: z.string() }),
+  peerLeft: z.object({ peerId: idSchema }),
+  newProducer: z.object({ peerId: idSchema }).extend(producerInfoSchema.shape),
+  producerClosed: z.object({ peerId: idSchema, producerId: idSchema }),
+  producerPaused: z.object({ peerId: idSchema, producerId: idSchema }),
+  producerResumed: z.object({ peerId: idSchema, producerId: idSchema }),
+  consumerClosed: z.object({ consumerId: idSchema, producerId: idSchema }),
+  /** The room's media state was lost (its worker died): join again from scratch. */
+  roomReset: z.object({ reason: z.string() }),
+} as const;
+
+export type NotificationMethod = keyof typeof notifications;
+export type NotificationData<M extends NotificationMethod> = z.infer<(typeof notifications)[M]>;
+
+export function isRequestMethod(method: string): method is RequestMethod {
+  return Object.hasOwn(requests, method);
+}
+
+/** Error codes carried in protoo error responses (HTTP-like). */
+export const ErrorCode = {
+  BadRequest: 400,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  TooMany: 429,
+  Internal: 500,
+  Unavailable: 503,
+} as const;
+
+export type ValidationResult<T> = { ok: true; data: T } | { ok: false; code: number; reason: string };
+
+/** Formats zod issues as one line, e.g. `displayName: display name is empty`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(data)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates a request's method and data against the protocol. */
+export function validateRequest(
+  method: string,
+  data: unknown,
+): ValidationResult<{ [M in RequestMethod]: { method: M; data: RequestData<M> } }[RequestMethod]> {
+  if (!isRequestMethod(method)) {
+    return { ok: false, code: ErrorCode.BadRequest, reason: `unknown method "${method.slice(0, 64)}"` };
+  }
+  const parsed = requests[method].data.safeParse(data ?? {});
+  if (!parsed.success) {
+    return { ok: false, code: ErrorCode.BadRequest, reason: `invalid ${method} request: ${describeIssues(parsed.error)}` };
+  }
+  return { ok: true, data: { method, data: parsed.data } as never };
+}
+
+/** The protoo envelope of any message received on the websocket. */
+export const envelopeSchema = z.union([
+  z.object({ request: z.literal(true), id: z.number().int(), method: z.string().max(128), data: z.unknown().optional() }),
+  z.object({
+    response: z.literal(true),
+    id: z.number().int(),
+    ok: z.boolean(),
+    data: z.unknown().optional(),
+    errorCode: z.number().optional(),
+    errorReason: z.string().optional(),
+  }),
+  z.object({ notification: z.literal(true), method: z.string().max(128), data: z.unknown().optional() }),
+]);
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+/** Parses one websocket text frame into a protoo envelope, or explains why it is not one. */
+export function parseEnvelope(raw: string): ValidationResult<Envelope> & { id?: number } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    return { ok: false, code: ErrorCode.BadRequest, reason: `invalid JSON: ${(error as Error).message}` };
+  }
+  const parsed = envelopeSchema.safeParse(json);
+  if (!parsed.success) {
+    const id = typeof (json as { id?: unknown } | null)?.id === 'number' ? (json as { id: number }).id : undefined;
+    return {
+      ok: false,
+      code: ErrorCode.BadRequest,
+      reason: 'not a protoo request, response or notification',
+      ...(id === undefined ? {} : { id }),
+    };
+  }
+  return { ok: true, data: parsed.data };
+}

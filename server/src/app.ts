@@ -1,0 +1,66 @@
+// Builds the Fastify application: signaling websocket, HTTP API and the web app.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import { MediaWorkerPool } from '@meet/media-worker';
+import type { Config } from './config.js';
+import { RoomRegistry } from './room/registry.js';
+import { registerSignalingRoute } from './signaling/route.js';
+
+export interface App {
+  fastify: FastifyInstance;
+  pool: MediaWorkerPool;
+  rooms: RoomRegistry;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config): Promise<App> {
+  const fastify = Fastify({ logger: { level: config.logLevel }, disableRequestLogging: config.logLevel !== 'debug' });
+  const pool = await MediaWorkerPool.start(config.media, fastify.log.child({ component: 'media' }));
+  pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
+  const rooms = new RoomRegistry(pool, fastify.log, {
+    maxPeers: config.maxPeersPerRoom,
+    iceServers: () => [],
+  });
+
+  await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
+  registerSignalingRoute(fastify, rooms);
+
+  fastify.get('/api/health', async (_request, reply) => {
+    const workers = await pool.health();
+    const openRooms = await rooms.list();
+    const ok = workers.every((w) => w.alive);
+    return reply.code(ok ? 200 : 503).send({
+      ok,
+      workers,
+      rooms: openRooms.length,
+      peers: openRooms.reduce((n, room) => n + room.peers.size, 0),
+    });
+  });
+
+  if (existsSync(join(config.webDir, 'index.html')) || existsSync(join(config.webDir, '200.html'))) {
+    await fastify.register(fastifyStatic, { root: config.webDir, wildcard: false });
+    // Single-page app: unknown GET paths (room links) get the app shell.
+    fastify.setNotFoundHandler((request, reply) => {
+      if (request.method === 'GET' && !request.url.startsWith('/api/') && request.url !== '/ws') {
+        return reply.type('text/html').sendFile('200.html');
+      }
+      return reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
+    });
+  } else {
+    fastify.log.warn({ webDir: config.webDir }, 'web app not built: only the API and signaling are served');
+  }
+
+  return {
+    fastify,
+    pool,
+    rooms,
+    async close() {
+      await rooms.closeAll();
+      await fastify.close();
+      pool.close();
+    },
+  };
+}

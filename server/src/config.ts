@@ -1,0 +1,58 @@
+// Configuration from environment variables, validated at start-up. Defaults work on a laptop.
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { describeIssues } from '@meet/protocol';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MEDIA_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  RTC_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
+  RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
+  RTC_PORT: port.default(40000),
+  MAX_PEERS_PER_ROOM: z.coerce.number().int().min(2).max(500).default(50),
+  WEB_DIR: z.string().min(1).default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: string;
+  media: { numWorkers: number; listenIp: string; announcedAddress: string; basePort: number };
+  maxPeersPerRoom: number;
+  webDir: string;
+}
+
+/** First non-internal IPv4 address, so that other machines on the LAN can reach the media. */
+export function detectAnnouncedAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) throw new Error(`invalid configuration: ${describeIssues(parsed.error)}`);
+  const e = parsed.data;
+  const listenIsSpecific = e.RTC_LISTEN_IP !== '0.0.0.0' && e.RTC_LISTEN_IP !== '::';
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    media: {
+      numWorkers: e.MEDIA_WORKERS ?? os.availableParallelism(),
+      listenIp: e.RTC_LISTEN_IP,
+      announcedAddress: e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress()),
+      basePort: e.RTC_PORT,
+    },
+    maxPeersPerRoom: e.MAX_PEERS_PER_ROOM,
+    webDir: e.WEB_DIR,
+  };
+}

@@ -1,0 +1,63 @@
+// WebRTC transports: creation on the room's worker WebRtcServer, DTLS connect, ICE restart.
+import type { types } from 'mediasoup';
+import type { RequestData, ResponseData } from '@meet/protocol';
+import { badRequest, notFound, tooMany } from '../signaling/errors.js';
+import { peerLimits, type Peer } from '../peer/peer.js';
+import type { Room } from '../room/room.js';
+
+type Direction = 'send' | 'recv';
+type TransportAppData = { direction: Direction };
+
+/** Finds a transport of this peer; ids of other peers' transports are not found. */
+export function ownTransport(peer: Peer, transportId: string, direction?: Direction): types.WebRtcTransport {
+  const transport = peer.transports.get(transportId);
+  if (!transport) throw notFound(`transport ${transportId} is not one of this peer's transports`);
+  const actual = (transport.appData as TransportAppData).direction;
+  if (direction && actual !== direction) throw badRequest(`transport ${transportId} is a ${actual} transport`);
+  return transport;
+}
+
+export async function createWebRtcTransport(
+  room: Room,
+  peer: Peer,
+  { direction, forceTcp }: RequestData<'createWebRtcTransport'>,
+): Promise<ResponseData<'createWebRtcTransport'>> {
+  if (peer.transports.size >= peerLimits.transports) {
+    throw tooMany(`a peer may hold at most ${peerLimits.transports} transports`);
+  }
+  const transport = await room.router.createWebRtcTransport<TransportAppData>({
+    webRtcServer: room.webRtcServer,
+    enableUdp: !forceTcp,
+    enableTcp: true,
+    preferUdp: true,
+    initialAvailableOutgoingBitrate: 1_000_000,
+    appData: { direction },
+  });
+  peer.transports.set(transport.id, transport);
+  transport.on('dtlsstatechange', (state) => {
+    if (state === 'failed' || state === 'closed') peer.log.warn({ transportId: transport.id, state }, 'transport DTLS state');
+  });
+  transport.observer.once('close', () => peer.transports.delete(transport.id));
+  return {
+    id: transport.id,
+    iceParameters: transport.iceParameters,
+    iceCandidates: transport.iceCandidates,
+    dtlsParameters: transport.dtlsParameters,
+    iceServers: room.iceServers(peer),
+  };
+}
+
+export async function connectWebRtcTransport(
+  peer: Peer,
+  { transportId, dtlsParameters }: RequestData<'connectWebRtcTransport'>,
+): Promise<ResponseData<'connectWebRtcTransport'>> {
+  const transport = ownTransport(peer, transportId);
+  if (transport.dtlsState !== 'new') throw badRequest(`transport ${transportId} is already connected`);
+  await transport.connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+  return {};
+}
+
+export async function restartIce(peer: Peer, { transportId }: RequestData<'restartIce'>): Promise<ResponseData<'restartIce'>> {
+  const iceParameters = await ownTransport(peer, transportId).restartIce();
+  return { iceParameters };
+}

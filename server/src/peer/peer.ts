@@ -1,0 +1,61 @@
+// A participant's state in a room: its signaling peer and its mediasoup objects.
+import type { types } from 'mediasoup';
+import type { Peer as ProtooPeer } from 'protoo-server';
+import type { FastifyBaseLogger } from 'fastify';
+import type { MediaSource, NotificationData, NotificationMethod, PeerInfo } from '@meet/protocol';
+
+export interface Peer {
+  readonly id: string;
+  readonly protoo: ProtooPeer;
+  readonly log: FastifyBaseLogger;
+  displayName: string | undefined;
+  joined: boolean;
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  readonly transports: Map<string, types.WebRtcTransport>;
+  readonly producers: Map<string, types.Producer<{ source: MediaSource }>>;
+  readonly consumers: Map<string, types.Consumer<{ peerId: string; source: MediaSource }>>;
+}
+
+/** Bounds on what one peer may hold (a client cannot exhaust a worker). */
+export const peerLimits = { transports: 4, producers: 6 } as const;
+
+export function createPeer(id: string, protoo: ProtooPeer, log: FastifyBaseLogger): Peer {
+  return {
+    id,
+    protoo,
+    log,
+    displayName: undefined,
+    joined: false,
+    rtpCapabilities: undefined,
+    transports: new Map(),
+    producers: new Map(),
+    consumers: new Map(),
+  };
+}
+
+export function peerInfo(peer: Peer): PeerInfo {
+  return {
+    id: peer.id,
+    displayName: peer.displayName ?? '',
+    producers: [...peer.producers.values()].map((producer) => ({
+      id: producer.id,
+      kind: producer.kind,
+      source: producer.appData.source,
+      paused: producer.paused,
+    })),
+  };
+}
+
+/** Sends a notification; a peer whose socket just closed is skipped silently. */
+export function notify<M extends NotificationMethod>(peer: Peer, method: M, data: NotificationData<M>): void {
+  if (peer.protoo.closed) return;
+  peer.protoo.notify(method, data).catch((err: unknown) => peer.log.debug({ err, method }, 'notification not sent'));
+}
+
+/** Closes every transport of the peer (which closes its producers and consumers). */
+export function closePeerMedia(peer: Peer): void {
+  for (const transport of peer.transports.values()) transport.close();
+  peer.transports.clear();
+  peer.producers.clear();
+  peer.consumers.clear();
+}

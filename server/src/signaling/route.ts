@@ -1,0 +1,39 @@
+// The signaling endpoint: GET /ws?roomId=<id> upgraded by @fastify/websocket; each socket
+// becomes a protoo peer of its room through WsProtooTransport.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { describeIssues, roomIdSchema } from '@meet/protocol';
+import type { RoomRegistry } from '../room/registry.js';
+import { WsProtooTransport } from './ws-transport.js';
+
+const querySchema = z.object({ roomId: roomIdSchema });
+
+export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry): void {
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      // Runs before the upgrade: a bad room id gets a plain HTTP 400 with the reason.
+      preValidation: async (request, reply) => {
+        const parsed = querySchema.safeParse(request.query);
+        if (!parsed.success) {
+          await reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
+        }
+      },
+    },
+    async (socket, request) => {
+      const { roomId } = querySchema.parse(request.query);
+      const peerId = randomUUID();
+      const log = request.log.child({ roomId, peerId });
+      const transport = new WsProtooTransport(socket, log);
+      try {
+        const room = await rooms.getOrCreate(roomId);
+        room.connect(peerId, transport);
+      } catch (err) {
+        log.error({ err }, 'cannot open room');
+        socket.close(1011, 'cannot open room');
+      }
+    },
+  );
+}
