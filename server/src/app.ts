@@ -17,7 +17,7 @@ export interface App {
 }
 
 export async function createApp(config: Config): Promise<App> {
-  const fastify = Fastify({ logger: { level: config.logLevel }, disableRequestLogging: config.logLevel !== 'debug' });
+  const fastify = Fastify({ logger: { level: config.logLevel } });
   const pool = await MediaWorkerPool.start(config.media, fastify.log.child({ component: 'media' }));
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
   const rooms = new RoomRegistry(pool, fastify.log, {

@@ -1,0 +1,151 @@
+// Browser end-to-end: real Chromium pages with fake camera/microphone meet through the real
+// server and mediasoup workers. Proves media flows between every pair of participants,
+// that mute/camera-off and leaving are seen by the others, and that rooms are isolated.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { joinRoom, launchBrowser, newParticipantPage, statsOf, type StatsSample } from '../helpers/browser.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function remoteNames(page: Page): Promise<string[]> {
+  return page.locator('[data-testid="tile"][data-self="false"]').evaluateAll((tiles) =>
+    tiles.map((t) => t.getAttribute('data-name') ?? '').sort(),
+  );
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!ok(last)) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 500));
+    last = await probe();
+  }
+  return last;
+}
+
+/**
+ * Waits until, on `page`, the media from every peer in `names` is flowing: video frames
+ * decoded grow with a real width, and audio packets grow, between two samples.
+ */
+async function assertMediaFlows(page: Page, names: string[], label: string): Promise<void> {
+  const byName = (samples: StatsSample[]) => new Map(samples.map((s) => [s.displayName, s]));
+  let first = byName(await statsOf(page));
+  await waitFor(
+    `${label}: media from ${names.join(', ')}`,
+    async () => {
+      const now = byName(await statsOf(page));
+      const missing = names.filter((name) => {
+        const a = first.get(name);
+        const b = now.get(name);
+        return !(
+          a?.video &&
+          b?.video &&
+          b.video.framesDecoded > a.video.framesDecoded &&
+          b.video.frameWidth > 0 &&
+          a.audio &&
+          b.audio &&
+          b.audio.packetsReceived > a.audio.packetsReceived
+        );
+      });
+      first = now;
+      return missing;
+    },
+    (missing) => missing.length === 0,
+    45_000,
+  );
+}
+
+test('four participants see and hear each other; mute, camera off, leave; rooms are isolated', async () => {
+  const names = ['Alice', 'Bob', 'Carol', 'Dave'];
+  const roomA = `e2e-a-${Date.now()}`;
+  const roomB = `e2e-b-${Date.now()}`;
+  const pages: Record<string, Page> = {};
+
+  // Alice creates the room from the lobby; the others open the link.
+  {
+    const { page } = await newParticipantPage(browser, server.url);
+    await page.goto('/');
+    await page.getByLabel('Your name').fill('Alice');
+    await page.getByLabel('Room').fill(roomA);
+    await page.getByTestId('lobby-go').click();
+    await page.waitForURL(`**/r/${roomA}`);
+    await page.getByTestId('join').click();
+    await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
+    pages.Alice = page;
+  }
+  for (const name of names.slice(1)) {
+    const { page } = await newParticipantPage(browser, server.url);
+    await joinRoom(page, roomA, name);
+    pages[name] = page;
+  }
+  // Eve is alone in another room, camera on: nothing of hers may reach room A, and nothing
+  // of room A may reach her.
+  const { page: eve } = await newParticipantPage(browser, server.url);
+  await joinRoom(eve, roomB, 'Eve');
+
+  for (const name of names) {
+    const others = names.filter((n) => n !== name).sort();
+    await waitFor(`${name} sees tiles of ${others.join(', ')}`, () => remoteNames(pages[name] as Page), (v) =>
+      JSON.stringify(v) === JSON.stringify(others),
+    );
+  }
+  for (const name of names) {
+    await assertMediaFlows(pages[name] as Page, names.filter((n) => n !== name), name);
+  }
+
+  // Room isolation: Eve sees no one and receives nothing; room A never shows Eve.
+  assert.deepEqual(await remoteNames(eve), []);
+  assert.deepEqual(await statsOf(eve), []);
+  for (const name of names) assert.ok(!(await remoteNames(pages[name] as Page)).includes('Eve'));
+  const rooms = await server.app.rooms.list();
+  const a = rooms.find((r) => r.id === roomA);
+  const b = rooms.find((r) => r.id === roomB);
+  assert.equal(a?.joinedPeers().length, 4);
+  assert.equal(b?.joinedPeers().length, 1);
+  for (const peer of b?.peers.values() ?? []) assert.equal(peer.consumers.size, 0, 'Eve consumes nothing');
+
+  // Bob mutes his microphone and turns his camera off: the others see it.
+  const bob = pages.Bob as Page;
+  await bob.getByTestId('toggle-mic').click();
+  await bob.getByTestId('toggle-cam').click();
+  for (const name of ['Alice', 'Carol', 'Dave']) {
+    const tile = (pages[name] as Page).locator('[data-testid="tile"][data-name="Bob"]');
+    await waitFor(`${name} sees Bob muted with camera off`, async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')], ([audio, video]) => audio === 'off' && video === 'off');
+  }
+  // ... and unmutes and turns the camera back on: his media flows again.
+  await bob.getByTestId('toggle-mic').click();
+  await bob.getByTestId('toggle-cam').click();
+  for (const name of ['Alice', 'Carol', 'Dave']) {
+    const page = pages[name] as Page;
+    const tile = page.locator('[data-testid="tile"][data-name="Bob"]');
+    await waitFor(`${name} sees Bob unmuted with camera on`, async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')], ([audio, video]) => audio === 'on' && video === 'on');
+    const before = (await statsOf(page)).find((s) => s.displayName === 'Bob')?.video?.framesDecoded ?? 0;
+    await waitFor(`${name} decodes Bob's video again`, async () => (await statsOf(page)).find((s) => s.displayName === 'Bob')?.video?.framesDecoded ?? 0, (n) => n > before + 5);
+  }
+
+  // Dave leaves: his tile disappears everywhere.
+  await (pages.Dave as Page).getByTestId('leave').click();
+  for (const name of ['Alice', 'Bob', 'Carol']) {
+    const others = ['Alice', 'Bob', 'Carol'].filter((n) => n !== name).sort();
+    await waitFor(`${name} no longer sees Dave`, () => remoteNames(pages[name] as Page), (v) => JSON.stringify(v) === JSON.stringify(others));
+  }
+  // The remaining three still exchange media.
+  for (const name of ['Alice', 'Carol']) {
+    await assertMediaFlows(pages[name] as Page, ['Alice', 'Bob', 'Carol'].filter((n) => n !== name), `${name} after Dave left`);
+  }
+  assert.deepEqual(await remoteNames(eve), []);
+});

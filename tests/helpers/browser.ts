@@ -1,0 +1,62 @@
+// Debian's Chromium driven by playwright-core, with fake camera and microphone.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`Chromium not found at ${chromiumPath}: run scripts/setup-system.sh (npm test does)`);
+  }
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      // Keep timers and media running in background tabs: every page is "in front" for the test.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
+  });
+}
+
+export async function newParticipantPage(browser: Browser, baseUrl: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], baseURL: baseUrl, viewport: { width: 960, height: 600 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+  return { context, page };
+}
+
+export interface StatsSample {
+  peerId: string;
+  displayName: string;
+  video: { framesDecoded: number; frameWidth: number; packetsReceived: number } | null;
+  audio: { packetsReceived: number; bytesReceived: number } | null;
+}
+
+/** Receive statistics of a participant page (see CallSession.stats in the web app). */
+export function statsOf(page: Page): Promise<StatsSample[]> {
+  return page.evaluate(async () => {
+    const meet = (window as unknown as { __meet?: { stats(): Promise<unknown> } }).__meet;
+    return (meet ? await meet.stats() : []) as never;
+  });
+}
+
+/** Opens the room link, types a name and joins. */
+export async function joinRoom(page: Page, roomId: string, name: string, options: { camOn?: boolean } = {}): Promise<void> {
+  await page.goto(`/r/${roomId}`);
+  await page.getByLabel('Your name').fill(name);
+  if (options.camOn === false) await page.getByLabel('Camera').uncheck();
+  await page.getByTestId('join').click();
+  await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
+}

@@ -1,0 +1,392 @@
+// One participant's call: signaling, the mediasoup-client device and transports, local
+// microphone/camera, and the remote participants. Reactive ($state) for the room page.
+import { Device, types as ms } from 'mediasoup-client';
+import type { MediaSource, PeerInfo, ProducerInfo } from '@meet/protocol';
+import { Signaling } from './signaling.js';
+
+export type CallStatus = 'connecting' | 'joined' | 'reconnecting' | 'left' | 'failed';
+
+export interface RemoteMedia {
+  producerId: string;
+  consumer: ms.Consumer | undefined;
+  track: MediaStreamTrack | undefined;
+  /** The sender paused it (muted microphone, camera off). */
+  paused: boolean;
+}
+
+export interface RemotePeer {
+  id: string;
+  displayName: string;
+  audio: RemoteMedia | undefined;
+  video: RemoteMedia | undefined;
+}
+
+export interface MediaStatsSample {
+  peerId: string;
+  displayName: string;
+  video: { framesDecoded: number; frameWidth: number; packetsReceived: number } | null;
+  audio: { packetsReceived: number; bytesReceived: number } | null;
+}
+
+const cameraConstraints: MediaTrackConstraints = {
+  width: { ideal: 640 },
+  height: { ideal: 360 },
+  frameRate: { ideal: 24, max: 30 },
+};
+
+function signalingUrl(roomId: string): string {
+  const url = new URL('/ws', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('roomId', roomId);
+  return url.toString();
+}
+
+export class CallSession {
+  readonly roomId: string;
+  readonly displayName: string;
+  status = $state<CallStatus>('connecting');
+  error = $state<string | undefined>(undefined);
+  selfId = $state<string | undefined>(undefined);
+  peers = $state<RemotePeer[]>([]);
+  micOn = $state(true);
+  camOn = $state(true);
+  localVideo = $state<MediaStreamTrack | undefined>(undefined);
+  notice = $state<string | undefined>(undefined);
+
+  #signaling: Signaling | undefined;
+  #device: Device | undefined;
+  #send: ms.Transport | undefined;
+  #recv: ms.Transport | undefined;
+  #producers = new Map<MediaSource, ms.Producer>();
+  #localAudio: MediaStreamTrack | undefined;
+  #pending: Array<[string, ProducerInfo]> = [];
+  #left = false;
+  #resetPending = false;
+  #reconnectDelay = 500;
+
+  constructor(roomId: string, displayName: string, options: { micOn: boolean; camOn: boolean }) {
+    this.roomId = roomId;
+    this.displayName = displayName;
+    this.micOn = options.micOn;
+    this.camOn = options.camOn;
+  }
+
+  /** Captures the local microphone and camera (as enabled) and connects. */
+  async start(): Promise<void> {
+    await this.#captureLocal();
+    this.#connect();
+  }
+
+  async #captureLocal(): Promise<void> {
+    if (!this.micOn && !this.camOn) return;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: this.micOn ? { echoCancellation: true, noiseSuppression: true } : false,
+        video: this.camOn ? cameraConstraints : false,
+      });
+      this.#localAudio = stream.getAudioTracks()[0];
+      this.localVideo = stream.getVideoTracks()[0];
+    } catch (error) {
+      this.notice = `Camera/microphone unavailable (${(error as Error).message}); you joined without them.`;
+      this.micOn = false;
+      this.camOn = false;
+    }
+  }
+
+  #connect(): void {
+    this.#signaling = new Signaling(signalingUrl(this.roomId), {
+      onOpen: () => {
+        this.#reconnectDelay = 500;
+        this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`));
+      },
+      onDisconnected: () => {
+        this.status = 'reconnecting';
+        this.#dropMedia();
+      },
+      onClose: () => {
+        if (this.#left) return;
+        this.#dropMedia();
+        if (this.#resetPending || this.status === 'joined' || this.status === 'reconnecting') {
+          // The room was reset (worker lost) or the server closed us: connect again.
+          this.#resetPending = false;
+          this.status = 'reconnecting';
+          setTimeout(() => this.#left || this.#connect(), this.#reconnectDelay);
+          this.#reconnectDelay = Math.min(this.#reconnectDelay * 2, 8000);
+        } else {
+          this.#fail('Cannot reach the meeting server.');
+        }
+      },
+      onNotification: {
+        peerJoined: ({ id, displayName }) => this.#addPeer({ id, displayName, producers: [] }),
+        peerLeft: ({ peerId }) => this.#removePeer(peerId),
+        newProducer: (producer) => void this.#consume(producer.peerId, producer),
+        producerClosed: ({ peerId, producerId }) => this.#dropRemote(peerId, producerId),
+        consumerClosed: ({ producerId }) => {
+          const peer = this.peers.find((p) => p.audio?.producerId === producerId || p.video?.producerId === producerId);
+          if (peer) this.#dropRemote(peer.id, producerId);
+        },
+        producerPaused: ({ peerId, producerId }) => this.#setRemotePaused(peerId, producerId, true),
+        producerResumed: ({ peerId, producerId }) => this.#setRemotePaused(peerId, producerId, false),
+        roomReset: () => {
+          this.#resetPending = true;
+          this.notice = 'The media server restarted; reconnecting…';
+        },
+      },
+    });
+  }
+
+  #fail(message: string): void {
+    this.error = message;
+    this.status = 'failed';
+    this.#dropMedia();
+    this.#signaling?.close();
+  }
+
+  async #join(): Promise<void> {
+    const signaling = this.#signaling as Signaling;
+    const routerRtpCapabilities = await signaling.request('getRouterRtpCapabilities', {});
+    // A new Device per connection: after a reset the room lives on a new router.
+    const device = new Device();
+    await device.load({ routerRtpCapabilities: routerRtpCapabilities as ms.RtpCapabilities });
+    this.#device = device;
+    const { peerId, peers } = await signaling.request('join', {
+      displayName: this.displayName,
+      rtpCapabilities: device.recvRtpCapabilities as never,
+    });
+    this.selfId = peerId;
+    this.peers = [];
+    for (const peer of peers) this.#addPeer(peer);
+    // Producers announced while the receive transport is being created wait in #pending.
+    this.#recv = await this.#createTransport('recv');
+    this.status = 'joined';
+    this.notice = undefined;
+    const pending = this.#pending.splice(0);
+    await Promise.all([
+      ...peers.flatMap((peer) => peer.producers.map((producer) => this.#consume(peer.id, producer))),
+      ...pending.map(([peerId, producer]) => this.#consume(peerId, producer)),
+    ]);
+    if (this.#localAudio && this.#localAudio.readyState === 'live') await this.#produce('mic', this.#localAudio, !this.micOn);
+    if (this.localVideo && this.camOn) await this.#produce('webcam', this.localVideo, false);
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
+    const signaling = this.#signaling as Signaling;
+    const device = this.#device as Device;
+    const params = await signaling.request('createWebRtcTransport', { direction });
+    const options = {
+      id: params.id,
+      iceParameters: params.iceParameters as ms.IceParameters,
+      iceCandidates: params.iceCandidates as ms.IceCandidate[],
+      dtlsParameters: params.dtlsParameters as ms.DtlsParameters,
+      iceServers: params.iceServers,
+    };
+    const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      signaling
+        .request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
+        .then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        signaling
+          .request('produce', {
+            transportId: transport.id,
+            kind,
+            rtpParameters: rtpParameters as never,
+            source: appData.source as MediaSource,
+            paused: Boolean(appData.paused),
+          })
+          .then(({ id }) => callback({ id }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => {
+      if (state === 'failed') {
+        signaling
+          .request('restartIce', { transportId: transport.id })
+          .then(({ iceParameters }) => transport.restartIce({ iceParameters: iceParameters as ms.IceParameters }))
+          .catch(() => undefined);
+      }
+    });
+    return transport;
+  }
+
+  async #produce(source: MediaSource, track: MediaStreamTrack, paused: boolean): Promise<void> {
+    this.#send ??= await this.#createTransport('send');
+    const producer = await this.#send.produce({
+      track,
+      stopTracks: false,
+      appData: { source, paused },
+      ...(source === 'mic' ? { codecOptions: { opusStereo: false, opusDtx: true, opusFec: true } } : {}),
+      ...(source === 'webcam' ? { encodings: [{ maxBitrate: 800_000 }] } : {}),
+    });
+    if (paused) producer.pause();
+    this.#producers.set(source, producer);
+  }
+
+  #addPeer(info: PeerInfo): void {
+    if (info.id === this.selfId || this.peers.some((p) => p.id === info.id)) return;
+    this.peers.push({ id: info.id, displayName: info.displayName, audio: undefined, video: undefined });
+  }
+
+  #removePeer(peerId: string): void {
+    const peer = this.peers.find((p) => p.id === peerId);
+    if (!peer) return;
+    peer.audio?.consumer?.close();
+    peer.video?.consumer?.close();
+    this.peers = this.peers.filter((p) => p.id !== peerId);
+  }
+
+  async #consume(peerId: string, producer: ProducerInfo): Promise<void> {
+    const signaling = this.#signaling as Signaling;
+    const recv = this.#recv;
+    if (!recv) {
+      this.#pending.push([peerId, producer]);
+      return;
+    }
+    const slot: 'audio' | 'video' = producer.kind;
+    const target = () => this.peers.find((p) => p.id === peerId);
+    const peer = target();
+    if (!peer) return;
+    peer[slot] = { producerId: producer.id, consumer: undefined, track: undefined, paused: producer.paused };
+    try {
+      const params = await signaling.request('consume', { transportId: recv.id, producerId: producer.id });
+      const consumer = await recv.consume({
+        id: params.id,
+        producerId: params.producerId,
+        kind: params.kind,
+        rtpParameters: params.rtpParameters as ms.RtpParameters,
+      });
+      const current = target();
+      if (!current || current[slot]?.producerId !== producer.id) {
+        consumer.close();
+        return;
+      }
+      current[slot] = { producerId: producer.id, consumer, track: consumer.track, paused: params.producerPaused };
+      await signaling.request('resumeConsumer', { consumerId: consumer.id });
+    } catch (error) {
+      console.warn('consume failed', producer.id, error);
+    }
+  }
+
+  #dropRemote(peerId: string, producerId: string): void {
+    const peer = this.peers.find((p) => p.id === peerId);
+    if (!peer) return;
+    for (const slot of ['audio', 'video'] as const) {
+      if (peer[slot]?.producerId === producerId) {
+        peer[slot]?.consumer?.close();
+        peer[slot] = undefined;
+      }
+    }
+  }
+
+  #setRemotePaused(peerId: string, producerId: string, paused: boolean): void {
+    const peer = this.peers.find((p) => p.id === peerId);
+    for (const slot of ['audio', 'video'] as const) {
+      const media = peer?.[slot];
+      if (media?.producerId === producerId) media.paused = paused;
+    }
+  }
+
+  async toggleMic(): Promise<void> {
+    const on = !this.micOn;
+    if (on && (!this.#localAudio || this.#localAudio.readyState !== 'live')) {
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        this.#localAudio = stream.getAudioTracks()[0];
+      } catch (error) {
+        this.notice = `Microphone unavailable: ${(error as Error).message}`;
+        return;
+      }
+    }
+    this.micOn = on;
+    await this.#setSourceEnabled('mic', this.#localAudio, on);
+  }
+
+  async toggleCam(): Promise<void> {
+    const on = !this.camOn;
+    if (on) {
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia({ video: cameraConstraints });
+        this.localVideo = stream.getVideoTracks()[0];
+      } catch (error) {
+        this.notice = `Camera unavailable: ${(error as Error).message}`;
+        return;
+      }
+    } else {
+      // Turning the camera off releases it (the camera light goes out).
+      this.localVideo?.stop();
+      this.localVideo = undefined;
+    }
+    this.camOn = on;
+    await this.#setSourceEnabled('webcam', this.localVideo, on);
+  }
+
+  async #setSourceEnabled(source: MediaSource, track: MediaStreamTrack | undefined, on: boolean): Promise<void> {
+    if (this.status !== 'joined') return;
+    const signaling = this.#signaling as Signaling;
+    const producer = this.#producers.get(source);
+    if (!producer) {
+      if (on && track) await this.#produce(source, track, false);
+      return;
+    }
+    if (on) {
+      if (track && producer.track !== track) await producer.replaceTrack({ track });
+      producer.resume();
+      await signaling.request('resumeProducer', { producerId: producer.id });
+    } else {
+      producer.pause();
+      await signaling.request('pauseProducer', { producerId: producer.id });
+    }
+  }
+
+  #dropMedia(): void {
+    for (const producer of this.#producers.values()) producer.close();
+    this.#producers.clear();
+    this.#send?.close();
+    this.#recv?.close();
+    this.#send = undefined;
+    this.#recv = undefined;
+    this.#pending = [];
+    this.peers = [];
+  }
+
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    try {
+      if (this.#signaling?.connected) await this.#signaling.request('leave', {});
+    } catch {
+      // Leaving anyway.
+    }
+    this.#dropMedia();
+    this.#signaling?.close();
+    this.#localAudio?.stop();
+    this.localVideo?.stop();
+    this.localVideo = undefined;
+    this.status = 'left';
+  }
+
+  /** Receive-side statistics per remote participant (shown in the UI, read by tests). */
+  async stats(): Promise<MediaStatsSample[]> {
+    const inbound = async (consumer: ms.Consumer | undefined) => {
+      if (!consumer || consumer.closed) return undefined;
+      const report = await consumer.getStats();
+      for (const entry of report.values()) if (entry.type === 'inbound-rtp') return entry as Record<string, number>;
+      return undefined;
+    };
+    return Promise.all(
+      this.peers.map(async (peer) => {
+        const video = await inbound(peer.video?.consumer);
+        const audio = await inbound(peer.audio?.consumer);
+        return {
+          peerId: peer.id,
+          displayName: peer.displayName,
+          video: video
+            ? { framesDecoded: video.framesDecoded ?? 0, frameWidth: video.frameWidth ?? 0, packetsReceived: video.packetsReceived ?? 0 }
+            : null,
+          audio: audio ? { packetsReceived: audio.packetsReceived ?? 0, bytesReceived: audio.bytesReceived ?? 0 } : null,
+        };
+      }),
+    );
+  }
+}

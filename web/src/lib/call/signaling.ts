@@ -1,0 +1,64 @@
+// Typed signaling over protoo-client: requests are checked against the shared protocol
+// before they leave, and notifications are checked when they arrive.
+import protooClient from 'protoo-client';
+import {
+  notifications,
+  requests,
+  type NotificationData,
+  type NotificationMethod,
+  type RequestData,
+  type RequestMethod,
+  type ResponseData,
+} from '@meet/protocol';
+
+export type NotificationHandler = {
+  [M in NotificationMethod]: (data: NotificationData<M>) => void;
+};
+
+export interface SignalingEvents {
+  onOpen(): void;
+  onDisconnected(): void;
+  onClose(): void;
+  onNotification: Partial<NotificationHandler>;
+}
+
+export class Signaling {
+  readonly #peer: protooClient.Peer;
+
+  constructor(url: string, events: SignalingEvents) {
+    // No automatic reconnection by protoo: the session decides how to rebuild its state.
+    const transport = new protooClient.WebSocketTransport(url, { retry: { retries: 2, factor: 2, minTimeout: 500 } });
+    this.#peer = new protooClient.Peer(transport);
+    this.#peer.on('open', () => events.onOpen());
+    this.#peer.on('disconnected', () => events.onDisconnected());
+    this.#peer.on('failed', () => undefined);
+    this.#peer.on('close', () => events.onClose());
+    this.#peer.on('request', (_request: unknown, _accept: unknown, reject: (code: number, reason: string) => void) =>
+      reject(400, 'the browser takes no requests'),
+    );
+    this.#peer.on('notification', (notification: { method: string; data: unknown }) => {
+      const method = notification.method as NotificationMethod;
+      const schema = notifications[method];
+      if (!schema) return;
+      const parsed = schema.safeParse(notification.data);
+      if (!parsed.success) {
+        console.warn('ignoring malformed notification', method, parsed.error);
+        return;
+      }
+      (events.onNotification[method] as ((data: unknown) => void) | undefined)?.(parsed.data);
+    });
+  }
+
+  get connected(): boolean {
+    return this.#peer.connected;
+  }
+
+  async request<M extends RequestMethod>(method: M, data: RequestData<M>): Promise<ResponseData<M>> {
+    const checked = requests[method].data.parse(data);
+    return (await this.#peer.request(method, checked)) as ResponseData<M>;
+  }
+
+  close(): void {
+    this.#peer.close();
+  }
+}
