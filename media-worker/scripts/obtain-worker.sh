@@ -34,10 +34,13 @@ run_logged() {
   log "$name (log: $logfile)"
   "$@" >"$logfile" 2>&1 &
   local pid=$! start=$SECONDS
+  local next=$((SECONDS + 15))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 15
-    kill -0 "$pid" 2>/dev/null || break
-    log "  $name: $((SECONDS - start))s, $(tail -n 1 "$logfile" | cut -c1-100)"
+    sleep 1
+    if ((SECONDS >= next)) && kill -0 "$pid" 2>/dev/null; then
+      log "  $name: $((SECONDS - start))s, $(tail -n 1 "$logfile" | cut -c1-100)"
+      next=$((SECONDS + 15))
+    fi
   done
   if ! wait "$pid"; then
     tail -n 40 "$logfile" >&2
@@ -92,9 +95,10 @@ if [[ "${MEET_WORKER_PREBUILT:-1}" != 0 ]]; then
   log "no prebuilt worker reachable (see $cache_root/logs/prebuilt.log); building from source"
 fi
 
-# 4. Build from source.
+# 4. Build from source, with Debian's compilers and libraries.
+bash "$pkg_dir/../scripts/setup-system.sh" --worker-build || die "cannot install the build dependencies"
 for tool in meson ninja pkg-config flatc g++; do
-  command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup-system.sh (as root) first"
+  command -v "$tool" >/dev/null || die "$tool is missing after scripts/setup-system.sh --worker-build"
 done
 
 # 4a. OpenSSL from the upstream tarball (via Debian's source repository), static.

@@ -17,7 +17,9 @@ if (!workerDir) {
 function replaceOnce(text, pattern, replacement, what) {
   const matches = text.match(new RegExp(pattern.source, pattern.flags.replace('g', '') + 'g'));
   if (!matches || matches.length !== 1) {
-    throw new Error(`patch-worker-meson: expected exactly one match for ${what}, found ${matches ? matches.length : 0}`);
+    throw new Error(
+      `patch-worker-meson: expected exactly one match for ${what}, found ${matches ? matches.length : 0}`,
+    );
   }
   return text.replace(pattern, replacement);
 }
@@ -64,7 +66,12 @@ meson = replaceOnce(
 `,
   'dependencies list',
 );
-meson = replaceOnce(meson, /^link_whole = \[[\s\S]*?^\]\n/m, 'link_whole = [\n  libwebrtc,\n]\n', 'link_whole list');
+meson = replaceOnce(
+  meson,
+  /^link_whole = \[[\s\S]*?^\]\n/m,
+  'link_whole = [\n  libwebrtc,\n]\n',
+  'link_whole list',
+);
 // Tests (catch2) and fuzzers are not built here.
 meson = replaceOnce(meson, /^test_sources = \[[\s\S]*$/m, '', 'test and fuzzer targets');
 writeFileSync(mesonPath, meson);
@@ -72,7 +79,12 @@ writeFileSync(mesonPath, meson);
 // ---- worker/deps/libwebrtc/meson.build
 const webrtcPath = join(workerDir, 'deps', 'libwebrtc', 'meson.build');
 let webrtc = readFileSync(webrtcPath, 'utf8');
-webrtc = replaceOnce(webrtc, /^abseil_cpp_proj = subproject\([\s\S]*?^\)\n/m, '', 'libwebrtc abseil subproject');
+webrtc = replaceOnce(
+  webrtc,
+  /^abseil_cpp_proj = subproject\([\s\S]*?^\)\n/m,
+  '',
+  'libwebrtc abseil subproject',
+);
 const vars = [
   [/openssl_proj\.get_variable\('openssl_dep'\)/, 'openssl_dep'],
   [/flatbuffers_proj\.get_variable\('flatbuffers_dep'\)/, 'flatbuffers_dep'],

@@ -13,7 +13,9 @@ if (!bin || !existsSync(bin)) {
 }
 process.env.MEDIASOUP_WORKER_BIN = bin;
 const require = createRequire(import.meta.url);
-const msPath = process.env.MEDIASOUP_DIR ? join(process.env.MEDIASOUP_DIR, 'node/lib/index.js') : require.resolve('mediasoup');
+const msPath = process.env.MEDIASOUP_DIR
+  ? join(process.env.MEDIASOUP_DIR, 'node/lib/index.js')
+  : require.resolve('mediasoup');
 const mediasoup = require(msPath);
 
 const timer = setTimeout(() => {
@@ -25,13 +27,17 @@ try {
   const router = await worker.createRouter({
     mediaCodecs: [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }],
   });
-  const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+  const transport = await router.createWebRtcTransport({
+    listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }],
+  });
   const usage = await worker.getResourceUsage();
   transport.close();
   router.close();
   worker.close();
   clearTimeout(timer);
-  console.log(`verify-worker: ok ${bin} (mediasoup ${mediasoup.version}, worker pid ${worker.pid}, maxrss ${usage.ru_maxrss} KiB)`);
+  console.log(
+    `verify-worker: ok ${bin} (mediasoup ${mediasoup.version}, worker pid ${worker.pid}, maxrss ${usage.ru_maxrss} KiB)`,
+  );
 } catch (error) {
   console.error(`verify-worker: ${bin} failed: ${error?.stack ?? error}`);
   process.exit(1);

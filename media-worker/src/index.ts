@@ -1,3 +1,9 @@
 export { roomMediaCodecs } from './codecs.js';
-export { MediaWorkerPool, type MediaPoolConfig, type PoolLogger, type WorkerDiedEvent, type WorkerHealth } from './pool.js';
+export {
+  MediaWorkerPool,
+  type MediaPoolConfig,
+  type PoolLogger,
+  type WorkerDiedEvent,
+  type WorkerHealth,
+} from './pool.js';
 export { loadMediasoup, resolveWorkerBinary, workerBinPathFile } from './worker-binary.js';

@@ -56,7 +56,10 @@ export interface WorkerDiedEvent {
   error: Error;
 }
 
-export class MediaWorkerPool extends EventEmitter<{ workerDied: [WorkerDiedEvent]; workerRestarted: [number] }> {
+export class MediaWorkerPool extends EventEmitter<{
+  workerDied: [WorkerDiedEvent];
+  workerRestarted: [number];
+}> {
   readonly #config: MediaPoolConfig;
   readonly #log: PoolLogger;
   readonly #slots: Slot[] = [];
@@ -74,7 +77,13 @@ export class MediaWorkerPool extends EventEmitter<{ workerDied: [WorkerDiedEvent
     }
     const pool = new MediaWorkerPool(config, log);
     for (let index = 0; index < config.numWorkers; index++) {
-      const slot: Slot = { index, port: config.basePort + index, ready: Promise.resolve(), routers: 0, restarts: 0 };
+      const slot: Slot = {
+        index,
+        port: config.basePort + index,
+        ready: Promise.resolve(),
+        routers: 0,
+        restarts: 0,
+      };
       pool.#slots.push(slot);
       slot.ready = pool.#startWorker(slot);
     }
@@ -108,9 +117,12 @@ export class MediaWorkerPool extends EventEmitter<{ workerDied: [WorkerDiedEvent
       slot.webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
     } catch (error) {
       worker.close();
-      throw new Error(`worker ${slot.index}: cannot listen on port ${slot.port} (UDP/TCP): ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new Error(
+        `worker ${slot.index}: cannot listen on port ${slot.port} (UDP/TCP): ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     slot.worker = worker;
     slot.routers = 0;
@@ -138,14 +150,18 @@ export class MediaWorkerPool extends EventEmitter<{ workerDied: [WorkerDiedEvent
       }
     };
     slot.ready = restart(1);
-    slot.ready.catch((err: unknown) => this.#log.error({ index: slot.index, err }, 'media worker could not be restarted'));
+    slot.ready.catch((err: unknown) =>
+      this.#log.error({ index: slot.index, err }, 'media worker could not be restarted'),
+    );
   }
 
   /**
    * Creates a router for a room on the least loaded live worker (fewest routers), waiting
    * for a restarting worker only when no worker is alive.
    */
-  async createRouter(appData: Record<string, unknown> = {}): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer; workerIndex: number }> {
+  async createRouter(
+    appData: Record<string, unknown> = {},
+  ): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer; workerIndex: number }> {
     if (this.#closed) throw new Error('media worker pool is closed');
     let live = this.#slots.filter((slot) => slot.worker && slot.webRtcServer);
     if (live.length === 0) {
@@ -179,7 +195,11 @@ export class MediaWorkerPool extends EventEmitter<{ workerDied: [WorkerDiedEvent
         if (!slot.worker || !base.alive) return base;
         try {
           const usage = await slot.worker.getResourceUsage();
-          return { ...base, cpuSeconds: (usage.ru_utime + usage.ru_stime) / 1000, maxRssKiB: usage.ru_maxrss };
+          return {
+            ...base,
+            cpuSeconds: (usage.ru_utime + usage.ru_stime) / 1000,
+            maxRssKiB: usage.ru_maxrss,
+          };
         } catch {
           return { ...base, alive: false };
         }

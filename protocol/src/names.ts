@@ -21,8 +21,34 @@ export const idSchema = z.string().min(1).max(64);
 
 /** A random, readable room id such as "amber-otter-4821" for the "new room" button. */
 export function randomRoomId(random: () => number = Math.random): string {
-  const a = ['amber', 'brisk', 'calm', 'deep', 'eager', 'fair', 'glad', 'keen', 'lucid', 'mellow', 'noble', 'quiet'];
-  const b = ['otter', 'falcon', 'maple', 'harbor', 'comet', 'cedar', 'lynx', 'delta', 'ember', 'fjord', 'heron', 'tide'];
+  const a = [
+    'amber',
+    'brisk',
+    'calm',
+    'deep',
+    'eager',
+    'fair',
+    'glad',
+    'keen',
+    'lucid',
+    'mellow',
+    'noble',
+    'quiet',
+  ];
+  const b = [
+    'otter',
+    'falcon',
+    'maple',
+    'harbor',
+    'comet',
+    'cedar',
+    'lynx',
+    'delta',
+    'ember',
+    'fjord',
+    'heron',
+    'tide',
+  ];
   const pick = (list: string[]) => list[Math.floor(random() * list.length)] as string;
   return `${pick(a)}-${pick(b)}-${String(Math.floor(random() * 9000) + 1000)}`;
 }

@@ -5,7 +5,11 @@ import { z } from 'zod';
 
 const mediaKind = z.enum(['audio', 'video']);
 const shortString = z.string().min(1).max(256);
-const smallInt = z.number().int().min(0).max(2 ** 32 - 1);
+const smallInt = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 
 const rtcpFeedback = z.looseObject({ type: shortString, parameter: z.string().max(256).optional() });
 const codecParameters = z.record(z.string().max(128), z.union([z.string().max(1024), z.number()]));
@@ -52,7 +56,10 @@ export const rtpParametersSchema = z.looseObject({
     .array(z.looseObject({ uri: shortString, id: smallInt, encrypt: z.boolean().optional() }))
     .max(64)
     .optional(),
-  encodings: z.array(z.looseObject({ ssrc: smallInt.optional(), rid: z.string().max(64).optional() })).max(16).optional(),
+  encodings: z
+    .array(z.looseObject({ ssrc: smallInt.optional(), rid: z.string().max(64).optional() }))
+    .max(16)
+    .optional(),
   rtcp: z.looseObject({ cname: z.string().max(256).optional() }).optional(),
 });
 

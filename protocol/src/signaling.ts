@@ -144,14 +144,23 @@ export function validateRequest(
   }
   const parsed = requests[method].data.safeParse(data ?? {});
   if (!parsed.success) {
-    return { ok: false, code: ErrorCode.BadRequest, reason: `invalid ${method} request: ${describeIssues(parsed.error)}` };
+    return {
+      ok: false,
+      code: ErrorCode.BadRequest,
+      reason: `invalid ${method} request: ${describeIssues(parsed.error)}`,
+    };
   }
   return { ok: true, data: { method, data: parsed.data } as never };
 }
 
 /** The protoo envelope of any message received on the websocket. */
 export const envelopeSchema = z.union([
-  z.object({ request: z.literal(true), id: z.number().int(), method: z.string().max(128), data: z.unknown().optional() }),
+  z.object({
+    request: z.literal(true),
+    id: z.number().int(),
+    method: z.string().max(128),
+    data: z.unknown().optional(),
+  }),
   z.object({
     response: z.literal(true),
     id: z.number().int(),
@@ -174,7 +183,8 @@ export function parseEnvelope(raw: string): ValidationResult<Envelope> & { id?: 
   }
   const parsed = envelopeSchema.safeParse(json);
   if (!parsed.success) {
-    const id = typeof (json as { id?: unknown } | null)?.id === 'number' ? (json as { id: number }).id : undefined;
+    const id =
+      typeof (json as { id?: unknown } | null)?.id === 'number' ? (json as { id: number }).id : undefined;
     return {
       ok: false,
       code: ErrorCode.BadRequest,

@@ -47,7 +47,9 @@ export async function createApp(config: Config): Promise<App> {
       if (request.method === 'GET' && !request.url.startsWith('/api/') && request.url !== '/ws') {
         return reply.type('text/html').sendFile('200.html');
       }
-      return reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
+      return reply
+        .code(404)
+        .send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
     });
   } else {
     fastify.log.warn({ webDir: config.webDir }, 'web app not built: only the API and signaling are served');

@@ -15,7 +15,10 @@ const envSchema = z.object({
   RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
   RTC_PORT: port.default(40000),
   MAX_PEERS_PER_ROOM: z.coerce.number().int().min(2).max(500).default(50),
-  WEB_DIR: z.string().min(1).default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+  WEB_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
 });
 
 export interface Config {
@@ -49,7 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     media: {
       numWorkers: e.MEDIA_WORKERS ?? os.availableParallelism(),
       listenIp: e.RTC_LISTEN_IP,
-      announcedAddress: e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress()),
+      announcedAddress:
+        e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress()),
       basePort: e.RTC_PORT,
     },
     maxPeersPerRoom: e.MAX_PEERS_PER_ROOM,

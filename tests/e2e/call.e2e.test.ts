@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { joinRoom, launchBrowser, newParticipantPage, statsOf, type StatsSample } from '../helpers/browser.js';
+import {
+  joinRoom,
+  launchBrowser,
+  newParticipantPage,
+  statsOf,
+  type StatsSample,
+} from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -21,16 +27,22 @@ after(async () => {
 });
 
 async function remoteNames(page: Page): Promise<string[]> {
-  return page.locator('[data-testid="tile"][data-self="false"]').evaluateAll((tiles) =>
-    tiles.map((t) => t.getAttribute('data-name') ?? '').sort(),
-  );
+  return page
+    .locator('[data-testid="tile"][data-self="false"]')
+    .evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-name') ?? '').sort());
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 500));
     last = await probe();
   }
@@ -99,12 +111,18 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
 
   for (const name of names) {
     const others = names.filter((n) => n !== name).sort();
-    await waitFor(`${name} sees tiles of ${others.join(', ')}`, () => remoteNames(pages[name] as Page), (v) =>
-      JSON.stringify(v) === JSON.stringify(others),
+    await waitFor(
+      `${name} sees tiles of ${others.join(', ')}`,
+      () => remoteNames(pages[name] as Page),
+      (v) => JSON.stringify(v) === JSON.stringify(others),
     );
   }
   for (const name of names) {
-    await assertMediaFlows(pages[name] as Page, names.filter((n) => n !== name), name);
+    await assertMediaFlows(
+      pages[name] as Page,
+      names.filter((n) => n !== name),
+      name,
+    );
   }
 
   // Room isolation: Eve sees no one and receives nothing; room A never shows Eve.
@@ -124,7 +142,11 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
   await bob.getByTestId('toggle-cam').click();
   for (const name of ['Alice', 'Carol', 'Dave']) {
     const tile = (pages[name] as Page).locator('[data-testid="tile"][data-name="Bob"]');
-    await waitFor(`${name} sees Bob muted with camera off`, async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')], ([audio, video]) => audio === 'off' && video === 'off');
+    await waitFor(
+      `${name} sees Bob muted with camera off`,
+      async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')],
+      ([audio, video]) => audio === 'off' && video === 'off',
+    );
   }
   // ... and unmutes and turns the camera back on: his media flows again.
   await bob.getByTestId('toggle-mic').click();
@@ -132,20 +154,36 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
   for (const name of ['Alice', 'Carol', 'Dave']) {
     const page = pages[name] as Page;
     const tile = page.locator('[data-testid="tile"][data-name="Bob"]');
-    await waitFor(`${name} sees Bob unmuted with camera on`, async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')], ([audio, video]) => audio === 'on' && video === 'on');
+    await waitFor(
+      `${name} sees Bob unmuted with camera on`,
+      async () => [await tile.getAttribute('data-audio'), await tile.getAttribute('data-video')],
+      ([audio, video]) => audio === 'on' && video === 'on',
+    );
     const before = (await statsOf(page)).find((s) => s.displayName === 'Bob')?.video?.framesDecoded ?? 0;
-    await waitFor(`${name} decodes Bob's video again`, async () => (await statsOf(page)).find((s) => s.displayName === 'Bob')?.video?.framesDecoded ?? 0, (n) => n > before + 5);
+    await waitFor(
+      `${name} decodes Bob's video again`,
+      async () => (await statsOf(page)).find((s) => s.displayName === 'Bob')?.video?.framesDecoded ?? 0,
+      (n) => n > before + 5,
+    );
   }
 
   // Dave leaves: his tile disappears everywhere.
   await (pages.Dave as Page).getByTestId('leave').click();
   for (const name of ['Alice', 'Bob', 'Carol']) {
     const others = ['Alice', 'Bob', 'Carol'].filter((n) => n !== name).sort();
-    await waitFor(`${name} no longer sees Dave`, () => remoteNames(pages[name] as Page), (v) => JSON.stringify(v) === JSON.stringify(others));
+    await waitFor(
+      `${name} no longer sees Dave`,
+      () => remoteNames(pages[name] as Page),
+      (v) => JSON.stringify(v) === JSON.stringify(others),
+    );
   }
   // The remaining three still exchange media.
   for (const name of ['Alice', 'Carol']) {
-    await assertMediaFlows(pages[name] as Page, ['Alice', 'Bob', 'Carol'].filter((n) => n !== name), `${name} after Dave left`);
+    await assertMediaFlows(
+      pages[name] as Page,
+      ['Alice', 'Bob', 'Carol'].filter((n) => n !== name),
+      `${name} after Dave left`,
+    );
   }
   assert.deepEqual(await remoteNames(eve), []);
 });

@@ -30,8 +30,15 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-export async function newParticipantPage(browser: Browser, baseUrl: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'], baseURL: baseUrl, viewport: { width: 960, height: 600 } });
+export async function newParticipantPage(
+  browser: Browser,
+  baseUrl: string,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    permissions: ['camera', 'microphone'],
+    baseURL: baseUrl,
+    viewport: { width: 960, height: 600 },
+  });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
   return { context, page };
@@ -53,7 +60,12 @@ export function statsOf(page: Page): Promise<StatsSample[]> {
 }
 
 /** Opens the room link, types a name and joins. */
-export async function joinRoom(page: Page, roomId: string, name: string, options: { camOn?: boolean } = {}): Promise<void> {
+export async function joinRoom(
+  page: Page,
+  roomId: string,
+  name: string,
+  options: { camOn?: boolean } = {},
+): Promise<void> {
   await page.goto(`/r/${roomId}`);
   await page.getByLabel('Your name').fill(name);
   if (options.camOn === false) await page.getByLabel('Camera').uncheck();

@@ -13,7 +13,8 @@ export function ownTransport(peer: Peer, transportId: string, direction?: Direct
   const transport = peer.transports.get(transportId);
   if (!transport) throw notFound(`transport ${transportId} is not one of this peer's transports`);
   const actual = (transport.appData as TransportAppData).direction;
-  if (direction && actual !== direction) throw badRequest(`transport ${transportId} is a ${actual} transport`);
+  if (direction && actual !== direction)
+    throw badRequest(`transport ${transportId} is a ${actual} transport`);
   return transport;
 }
 
@@ -35,7 +36,8 @@ export async function createWebRtcTransport(
   });
   peer.transports.set(transport.id, transport);
   transport.on('dtlsstatechange', (state) => {
-    if (state === 'failed' || state === 'closed') peer.log.warn({ transportId: transport.id, state }, 'transport DTLS state');
+    if (state === 'failed' || state === 'closed')
+      peer.log.warn({ transportId: transport.id, state }, 'transport DTLS state');
   });
   transport.observer.once('close', () => peer.transports.delete(transport.id));
   return {
@@ -57,7 +59,10 @@ export async function connectWebRtcTransport(
   return {};
 }
 
-export async function restartIce(peer: Peer, { transportId }: RequestData<'restartIce'>): Promise<ResponseData<'restartIce'>> {
+export async function restartIce(
+  peer: Peer,
+  { transportId }: RequestData<'restartIce'>,
+): Promise<ResponseData<'restartIce'>> {
   const iceParameters = await ownTransport(peer, transportId).restartIce();
   return { iceParameters };
 }

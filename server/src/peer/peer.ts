@@ -49,7 +49,9 @@ export function peerInfo(peer: Peer): PeerInfo {
 /** Sends a notification; a peer whose socket just closed is skipped silently. */
 export function notify<M extends NotificationMethod>(peer: Peer, method: M, data: NotificationData<M>): void {
   if (peer.protoo.closed) return;
-  peer.protoo.notify(method, data).catch((err: unknown) => peer.log.debug({ err, method }, 'notification not sent'));
+  peer.protoo
+    .notify(method, data)
+    .catch((err: unknown) => peer.log.debug({ err, method }, 'notification not sent'));
 }
 
 /** Closes every transport of the peer (which closes its producers and consumers). */

@@ -1,7 +1,13 @@
 // Dispatches a peer's signaling request: validates it against the shared protocol, checks
 // the peer's state, and calls the handler of that method.
 import type { types } from 'mediasoup';
-import { ErrorCode, validateRequest, type RequestData, type RequestMethod, type ResponseData } from '@meet/protocol';
+import {
+  ErrorCode,
+  validateRequest,
+  type RequestData,
+  type RequestMethod,
+  type ResponseData,
+} from '@meet/protocol';
 import { SignalingError, conflict, forbidden, tooMany } from '../signaling/errors.js';
 import { peerInfo, type Peer } from '../peer/peer.js';
 import { connectWebRtcTransport, createWebRtcTransport, restartIce } from '../media/transport.js';
@@ -10,7 +16,11 @@ import { consume, pauseConsumer, resumeConsumer } from '../media/consumer.js';
 import type { Room } from './room.js';
 
 type Handlers = {
-  [M in RequestMethod]: (room: Room, peer: Peer, data: RequestData<M>) => ResponseData<M> | Promise<ResponseData<M>>;
+  [M in RequestMethod]: (
+    room: Room,
+    peer: Peer,
+    data: RequestData<M>,
+  ) => ResponseData<M> | Promise<ResponseData<M>>;
 };
 
 /** Methods a peer may call before it has joined. */
@@ -20,7 +30,8 @@ const handlers: Handlers = {
   getRouterRtpCapabilities: (room) => room.router.rtpCapabilities as ResponseData<'getRouterRtpCapabilities'>,
   join: (room, peer, { displayName, rtpCapabilities }) => {
     if (peer.joined) throw conflict('already joined');
-    if (room.joinedPeers().length >= room.maxPeers) throw tooMany(`room is full (${room.maxPeers} participants)`);
+    if (room.joinedPeers().length >= room.maxPeers)
+      throw tooMany(`room is full (${room.maxPeers} participants)`);
     peer.displayName = displayName;
     peer.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     const others = room.joinedPeers().map(peerInfo);
@@ -53,7 +64,8 @@ export async function handleRequest(room: Room, peer: Peer, method: string, data
     throw new SignalingError(valid.code, valid.reason);
   }
   const request = valid.data;
-  if (!peer.joined && !beforeJoin.has(request.method)) throw forbidden(`join the room before ${request.method}`);
+  if (!peer.joined && !beforeJoin.has(request.method))
+    throw forbidden(`join the room before ${request.method}`);
   try {
     const handler = handlers[request.method] as (room: Room, peer: Peer, data: unknown) => unknown;
     return await handler(room, peer, request.data);
@@ -61,7 +73,8 @@ export async function handleRequest(room: Room, peer: Peer, method: string, data
     if (error instanceof SignalingError) throw error;
     // mediasoup rejects semantically invalid parameters with TypeError/UnsupportedError.
     const name = (error as Error).name;
-    const code = name === 'TypeError' || name === 'UnsupportedError' ? ErrorCode.BadRequest : ErrorCode.Internal;
+    const code =
+      name === 'TypeError' || name === 'UnsupportedError' ? ErrorCode.BadRequest : ErrorCode.Internal;
     peer.log.warn({ method, err: error }, 'request failed');
     throw new SignalingError(code, `${method} failed: ${(error as Error).message}`);
   }

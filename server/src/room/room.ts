@@ -43,7 +43,12 @@ export class Room extends EventEmitter<{ close: [] }> {
     this.router.on('workerclose', () => this.#onMediaLost('the media worker of this room stopped'));
   }
 
-  static async create(id: string, pool: MediaWorkerPool, log: FastifyBaseLogger, options: RoomOptions): Promise<Room> {
+  static async create(
+    id: string,
+    pool: MediaWorkerPool,
+    log: FastifyBaseLogger,
+    options: RoomOptions,
+  ): Promise<Room> {
     const media = await pool.createRouter({ roomId: id });
     const room = new Room(id, media, log.child({ roomId: id, worker: media.workerIndex }), options);
     room.log.info('room created');
@@ -75,7 +80,8 @@ export class Room extends EventEmitter<{ close: [] }> {
     protooPeer.on('request', (request, accept, reject) => {
       handleRequest(this, peer, request.method, request.data).then(
         (response) => accept(response),
-        (error: { code?: number; message?: string }) => reject(error.code ?? 500, error.message ?? String(error)),
+        (error: { code?: number; message?: string }) =>
+          reject(error.code ?? 500, error.message ?? String(error)),
       );
     });
     protooPeer.on('close', () => this.#removePeer(peer));

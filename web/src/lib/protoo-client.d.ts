@@ -1,7 +1,10 @@
 // Minimal typings for protoo-client 4 (the package ships none).
 declare module 'protoo-client' {
   export class WebSocketTransport {
-    constructor(url: string, options?: { retry?: { retries?: number; factor?: number; minTimeout?: number; maxTimeout?: number } });
+    constructor(
+      url: string,
+      options?: { retry?: { retries?: number; factor?: number; minTimeout?: number; maxTimeout?: number } },
+    );
   }
   export class Peer {
     constructor(transport: WebSocketTransport);

@@ -122,7 +122,9 @@ export class CallSession {
         newProducer: (producer) => void this.#consume(producer.peerId, producer),
         producerClosed: ({ peerId, producerId }) => this.#dropRemote(peerId, producerId),
         consumerClosed: ({ producerId }) => {
-          const peer = this.peers.find((p) => p.audio?.producerId === producerId || p.video?.producerId === producerId);
+          const peer = this.peers.find(
+            (p) => p.audio?.producerId === producerId || p.video?.producerId === producerId,
+          );
           if (peer) this.#dropRemote(peer.id, producerId);
         },
         producerPaused: ({ peerId, producerId }) => this.#setRemotePaused(peerId, producerId, true),
@@ -165,7 +167,8 @@ export class CallSession {
       ...peers.flatMap((peer) => peer.producers.map((producer) => this.#consume(peer.id, producer))),
       ...pending.map(([peerId, producer]) => this.#consume(peerId, producer)),
     ]);
-    if (this.#localAudio && this.#localAudio.readyState === 'live') await this.#produce('mic', this.#localAudio, !this.micOn);
+    if (this.#localAudio && this.#localAudio.readyState === 'live')
+      await this.#produce('mic', this.#localAudio, !this.micOn);
     if (this.localVideo && this.camOn) await this.#produce('webcam', this.localVideo, false);
   }
 
@@ -180,10 +183,14 @@ export class CallSession {
       dtlsParameters: params.dtlsParameters as ms.DtlsParameters,
       iceServers: params.iceServers,
     };
-    const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
+    const transport =
+      direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       signaling
-        .request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
+        .request('connectWebRtcTransport', {
+          transportId: transport.id,
+          dtlsParameters: dtlsParameters as never,
+        })
         .then(() => callback(), errback);
     });
     if (direction === 'send') {
@@ -203,7 +210,9 @@ export class CallSession {
       if (state === 'failed') {
         signaling
           .request('restartIce', { transportId: transport.id })
-          .then(({ iceParameters }) => transport.restartIce({ iceParameters: iceParameters as ms.IceParameters }))
+          .then(({ iceParameters }) =>
+            transport.restartIce({ iceParameters: iceParameters as ms.IceParameters }),
+          )
           .catch(() => undefined);
       }
     });
@@ -261,7 +270,12 @@ export class CallSession {
         consumer.close();
         return;
       }
-      current[slot] = { producerId: producer.id, consumer, track: consumer.track, paused: params.producerPaused };
+      current[slot] = {
+        producerId: producer.id,
+        consumer,
+        track: consumer.track,
+        paused: params.producerPaused,
+      };
       await signaling.request('resumeConsumer', { consumerId: consumer.id });
     } catch (error) {
       console.warn('consume failed', producer.id, error);
@@ -321,7 +335,11 @@ export class CallSession {
     await this.#setSourceEnabled('webcam', this.localVideo, on);
   }
 
-  async #setSourceEnabled(source: MediaSource, track: MediaStreamTrack | undefined, on: boolean): Promise<void> {
+  async #setSourceEnabled(
+    source: MediaSource,
+    track: MediaStreamTrack | undefined,
+    on: boolean,
+  ): Promise<void> {
     if (this.status !== 'joined') return;
     const signaling = this.#signaling as Signaling;
     const producer = this.#producers.get(source);
@@ -371,7 +389,8 @@ export class CallSession {
     const inbound = async (consumer: ms.Consumer | undefined) => {
       if (!consumer || consumer.closed) return undefined;
       const report = await consumer.getStats();
-      for (const entry of report.values()) if (entry.type === 'inbound-rtp') return entry as Record<string, number>;
+      for (const entry of report.values())
+        if (entry.type === 'inbound-rtp') return entry as Record<string, number>;
       return undefined;
     };
     return Promise.all(
@@ -382,9 +401,15 @@ export class CallSession {
           peerId: peer.id,
           displayName: peer.displayName,
           video: video
-            ? { framesDecoded: video.framesDecoded ?? 0, frameWidth: video.frameWidth ?? 0, packetsReceived: video.packetsReceived ?? 0 }
+            ? {
+                framesDecoded: video.framesDecoded ?? 0,
+                frameWidth: video.frameWidth ?? 0,
+                packetsReceived: video.packetsReceived ?? 0,
+              }
             : null,
-          audio: audio ? { packetsReceived: audio.packetsReceived ?? 0, bytesReceived: audio.bytesReceived ?? 0 } : null,
+          audio: audio
+            ? { packetsReceived: audio.packetsReceived ?? 0, bytesReceived: audio.bytesReceived ?? 0 }
+            : null,
         };
       }),
     );

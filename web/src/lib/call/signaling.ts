@@ -27,14 +27,18 @@ export class Signaling {
 
   constructor(url: string, events: SignalingEvents) {
     // No automatic reconnection by protoo: the session decides how to rebuild its state.
-    const transport = new protooClient.WebSocketTransport(url, { retry: { retries: 2, factor: 2, minTimeout: 500 } });
+    const transport = new protooClient.WebSocketTransport(url, {
+      retry: { retries: 2, factor: 2, minTimeout: 500 },
+    });
     this.#peer = new protooClient.Peer(transport);
     this.#peer.on('open', () => events.onOpen());
     this.#peer.on('disconnected', () => events.onDisconnected());
     this.#peer.on('failed', () => undefined);
     this.#peer.on('close', () => events.onClose());
-    this.#peer.on('request', (_request: unknown, _accept: unknown, reject: (code: number, reason: string) => void) =>
-      reject(400, 'the browser takes no requests'),
+    this.#peer.on(
+      'request',
+      (_request: unknown, _accept: unknown, reject: (code: number, reason: string) => void) =>
+        reject(400, 'the browser takes no requests'),
     );
     this.#peer.on('notification', (notification: { method: string; data: unknown }) => {
       const method = notification.method as NotificationMethod;

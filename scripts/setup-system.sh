@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a group of tasks needs, idempotently (nothing is done when
+# they are already installed). Needs root, or sudo.
+#   --worker-build  compilers and libraries to build the mediasoup worker from source, and
+#                   a deb-src entry so that `apt-get source openssl` works
+#   --test          Chromium for the browser tests
+set -euo pipefail
+
+worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev libusrsctp-dev
+  libabsl-dev libflatbuffers-dev flatbuffers-compiler)
+test_pkgs=(chromium)
+
+want=()
+need_deb_src=0
+for arg in "$@"; do
+  case "$arg" in
+    --worker-build) want+=("${worker_build[@]}"); need_deb_src=1 ;;
+    --test) want+=("${test_pkgs[@]}") ;;
+    *) echo "usage: $0 [--worker-build] [--test]" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[system %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+
+deb_src_file=/etc/apt/sources.list.d/meet-deb-src.sources
+add_deb_src=0
+if [[ $need_deb_src == 1 && ! -f $deb_src_file ]] && ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  add_deb_src=1
+fi
+
+[[ ${#missing[@]} -eq 0 && $add_deb_src == 0 ]] && exit 0
+
+sudo=()
+if [[ $EUID -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    log "ERROR: these packages are needed and this is not root: ${missing[*]}"
+    log "run as root: apt-get install ${missing[*]}"
+    exit 1
+  fi
+fi
+
+if [[ $add_deb_src == 1 ]]; then
+  log "adding Debian source entries ($deb_src_file) for the OpenSSL upstream tarball"
+  if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | "${sudo[@]}" tee "$deb_src_file" >/dev/null
+  else
+    grep -h '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+      "${sudo[@]}" tee "${deb_src_file%.sources}.list" >/dev/null
+  fi
+fi
+
+log "installing Debian packages: ${missing[*]:-(none)}"
+"${sudo[@]}" apt-get update -qq
+if [[ ${#missing[@]} -gt 0 ]]; then
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" |
+    grep -E '^(Setting up|Unpacking) ' | sed 's/^/  /' >&2 || true
+  for pkg in "${missing[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || { log "ERROR: $pkg did not install"; exit 1; }
+  done
+fi
+log "system packages ready"

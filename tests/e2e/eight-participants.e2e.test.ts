@@ -1,0 +1,62 @@
+// Browser end-to-end: eight participants in one room (no two-person or four-person limit).
+// Every page must decode video and receive audio from each of the seven others.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { joinRoom, launchBrowser, newParticipantPage, statsOf } from '../helpers/browser.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('eight participants in one room all receive each other', async () => {
+  const roomId = `e2e-eight-${Date.now()}`;
+  const names = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
+  const pages: Page[] = [];
+  for (const name of names) {
+    const { page } = await newParticipantPage(browser, server.url);
+    await joinRoom(page, roomId, name);
+    pages.push(page);
+  }
+
+  const deadline = Date.now() + 90_000;
+  const progress = new Map<number, Map<string, { frames: number; audio: number }>>();
+  const done = new Set<string>();
+  while (done.size < names.length * (names.length - 1)) {
+    if (Date.now() > deadline) {
+      assert.fail(
+        `media not flowing on every path after 90 s; flowing: ${done.size}/${names.length * (names.length - 1)}`,
+      );
+    }
+    for (const [i, page] of pages.entries()) {
+      const previous = progress.get(i) ?? new Map();
+      const now = new Map<string, { frames: number; audio: number }>();
+      for (const sample of await statsOf(page)) {
+        const frames = sample.video?.frameWidth ? sample.video.framesDecoded : 0;
+        const audio = sample.audio?.packetsReceived ?? 0;
+        now.set(sample.displayName, { frames, audio });
+        const before = previous.get(sample.displayName);
+        if (before && frames > before.frames && audio > before.audio)
+          done.add(`${names[i]}<-${sample.displayName}`);
+      }
+      progress.set(i, now);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+
+  const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
+  assert.equal(room?.joinedPeers().length, 8);
+  // 8 peers x 7 others x (audio + video) consumers on the server.
+  const consumers = [...(room?.peers.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
+  assert.equal(consumers, 8 * 7 * 2);
+});
