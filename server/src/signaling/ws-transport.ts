@@ -2,10 +2,14 @@
 // library), so protoo-server needs no HTTP upgrade handler of its own. Every frame is
 // checked against the protocol's envelope schema; a frame that is not valid JSON or not a
 // protoo message is answered with an error response (id null when unknown) and dropped.
+// Frames that arrive before protoo attaches its listener (the room is still being created)
+// are kept, up to a bound, and delivered in order once it does.
 import { EventEmitter } from 'node:events';
 import type { ProtooTransport } from 'protoo-server';
 import type { WebSocket } from 'ws';
 import { parseEnvelope } from '@meet/protocol';
+
+const maxEarlyMessages = 32;
 
 export interface TransportLogger {
   debug(obj: object, msg: string): void;
@@ -16,11 +20,19 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   readonly #socket: WebSocket;
   readonly #log: TransportLogger;
   #closed = false;
+  #early: unknown[] | undefined = [];
 
   constructor(socket: WebSocket, log: TransportLogger) {
     super();
     this.#socket = socket;
     this.#log = log;
+    this.on('newListener', (event) => {
+      if (event !== 'message' || !this.#early) return;
+      const early = this.#early;
+      this.#early = undefined;
+      // After the listener is attached (newListener fires just before).
+      queueMicrotask(() => early.forEach((message) => this.emit('message', message)));
+    });
     socket.on('message', (raw, isBinary) => this.#onFrame(raw, isBinary));
     socket.on('close', (code) => {
       this.#log.debug({ code }, 'websocket closed');
@@ -73,13 +85,25 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
       this.#reject(parsed.id, parsed.code, parsed.reason);
       return;
     }
-    const message = parsed.data;
+    const envelope = parsed.data;
     // protoo-server expects `data` to be present on requests and success responses.
-    if ('request' in message || ('response' in message && message.ok)) {
-      this.emit('message', { ...message, data: message.data ?? {} });
-    } else {
-      this.emit('message', message);
+    const message =
+      'request' in envelope || ('response' in envelope && envelope.ok)
+        ? { ...envelope, data: envelope.data ?? {} }
+        : envelope;
+    if (this.#early) {
+      if (this.#early.length >= maxEarlyMessages) {
+        this.#reject(
+          'id' in envelope ? envelope.id : undefined,
+          429,
+          'too many messages before the room opened',
+        );
+        return;
+      }
+      this.#early.push(message);
+      return;
     }
+    this.emit('message', message);
   }
 
   #reject(id: number | undefined, errorCode: number, errorReason: string): void {
