@@ -3,12 +3,12 @@
 # they are already installed). Needs root, or sudo.
 #   --worker-build  compilers and libraries to build the mediasoup worker from source, and
 #                   a deb-src entry so that `apt-get source openssl` works
-#   --test          Chromium for the browser tests
+#   --test          Chromium for the browser tests, coturn for the TURN tests
 set -euo pipefail
 
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev libusrsctp-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
-test_pkgs=(chromium)
+test_pkgs=(chromium coturn)
 
 want=()
 need_deb_src=0

@@ -35,6 +35,13 @@ const byTransport = z.object({ transportId: idSchema }).strict();
 const byProducer = z.object({ producerId: idSchema }).strict();
 const byConsumer = z.object({ consumerId: idSchema }).strict();
 
+const iceConfigShape = {
+  iceServers: z.array(iceServerSchema),
+  iceTransportPolicy: z.enum(['all', 'relay']),
+  /** Seconds after which the TURN credentials in iceServers expire (null: none). */
+  iceServersTtl: z.number().int().positive().nullable(),
+};
+
 /** Requests from a browser to the server: `data` schema and `response` schema per method. */
 export const requests = {
   getRouterRtpCapabilities: { data: empty, response: rtpCapabilitiesSchema },
@@ -49,9 +56,11 @@ export const requests = {
       iceParameters: iceParametersSchema,
       iceCandidates: z.array(iceCandidateSchema),
       dtlsParameters: dtlsParametersSchema,
-      iceServers: z.array(iceServerSchema),
+      ...iceConfigShape,
     }),
   },
+  /** Fresh TURN credentials, fetched again before the previous ones expire. */
+  getIceServers: { data: empty, response: z.object(iceConfigShape) },
   connectWebRtcTransport: {
     data: z.object({ transportId: idSchema, dtlsParameters: dtlsParametersSchema }).strict(),
     response: empty,

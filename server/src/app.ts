@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { MediaWorkerPool } from '@meet/media-worker';
+import { iceServersFor } from './auth/turn-credentials.js';
 import type { Config } from './config.js';
 import { RoomRegistry } from './room/registry.js';
 import { registerSignalingRoute } from './signaling/route.js';
@@ -22,7 +23,11 @@ export async function createApp(config: Config): Promise<App> {
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
   const rooms = new RoomRegistry(pool, fastify.log, {
     maxPeers: config.maxPeersPerRoom,
-    iceServers: () => [],
+    iceConfig: (peerId) => ({
+      iceServers: iceServersFor(config.turn, peerId),
+      iceTransportPolicy: config.iceTransportPolicy,
+      iceServersTtl: config.turn.secret && config.turn.urls.length ? config.turn.ttlSeconds : null,
+    }),
   });
 
   await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });

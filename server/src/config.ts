@@ -3,6 +3,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
+import type { TurnConfig } from './auth/turn-credentials.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -19,6 +20,30 @@ const envSchema = z.object({
     .string()
     .min(1)
     .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+  TURN_URLS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^(stun|turns?):\S+$/, 'each TURN_URLS entry must start with stun:, turn: or turns:'),
+      ),
+    )
+    .default([]),
+  TURN_SECRET: z.string().min(16, 'TURN_SECRET must be at least 16 characters').optional(),
+  TURN_CREDENTIAL_TTL: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(4 * 3600),
+  ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
 });
 
 export interface Config {
@@ -28,6 +53,8 @@ export interface Config {
   media: { numWorkers: number; listenIp: string; announcedAddress: string; basePort: number };
   maxPeersPerRoom: number;
   webDir: string;
+  turn: TurnConfig;
+  iceTransportPolicy: 'all' | 'relay';
 }
 
 /** First non-internal IPv4 address, so that other machines on the LAN can reach the media. */
@@ -44,6 +71,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) throw new Error(`invalid configuration: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
+  if (e.TURN_URLS.some((url) => !url.startsWith('stun:')) && !e.TURN_SECRET) {
+    throw new Error('invalid configuration: TURN_URLS has turn: URLs but TURN_SECRET is not set');
+  }
+  if (e.ICE_TRANSPORT_POLICY === 'relay' && !e.TURN_URLS.some((url) => !url.startsWith('stun:'))) {
+    throw new Error('invalid configuration: ICE_TRANSPORT_POLICY=relay needs turn: URLs in TURN_URLS');
+  }
   const listenIsSpecific = e.RTC_LISTEN_IP !== '0.0.0.0' && e.RTC_LISTEN_IP !== '::';
   return {
     port: e.PORT,
@@ -58,5 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxPeersPerRoom: e.MAX_PEERS_PER_ROOM,
     webDir: e.WEB_DIR,
+    turn: { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL },
+    iceTransportPolicy: e.ICE_TRANSPORT_POLICY,
   };
 }

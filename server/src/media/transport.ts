@@ -45,7 +45,7 @@ export async function createWebRtcTransport(
     iceParameters: transport.iceParameters,
     iceCandidates: transport.iceCandidates,
     dtlsParameters: transport.dtlsParameters,
-    iceServers: room.iceServers(peer),
+    ...room.iceConfig(peer),
   };
 }
 

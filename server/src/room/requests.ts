@@ -42,6 +42,7 @@ const handlers: Handlers = {
   },
   createWebRtcTransport: (room, peer, data) => createWebRtcTransport(room, peer, data),
   connectWebRtcTransport: (_room, peer, data) => connectWebRtcTransport(peer, data),
+  getIceServers: (room, peer) => room.iceConfig(peer),
   restartIce: (_room, peer, data) => restartIce(peer, data),
   produce: (room, peer, data) => produce(room, peer, data),
   pauseProducer: (room, peer, data) => pauseProducer(room, peer, data),

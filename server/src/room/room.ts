@@ -7,13 +7,14 @@ import type { Room as ProtooRoom, ProtooTransport } from 'protoo-server';
 import type { types } from 'mediasoup';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaWorkerPool } from '@meet/media-worker';
-import type { IceServer, NotificationData, NotificationMethod } from '@meet/protocol';
+import type { NotificationData, NotificationMethod, ResponseData } from '@meet/protocol';
 import { createPeer, closePeerMedia, notify, type Peer } from '../peer/peer.js';
 import { handleRequest } from './requests.js';
 
 export interface RoomOptions {
   maxPeers: number;
-  iceServers: (peerId: string) => IceServer[];
+  /** ICE servers (with fresh TURN credentials) and transport policy for one peer. */
+  iceConfig: (peerId: string) => ResponseData<'getIceServers'>;
 }
 
 export class Room extends EventEmitter<{ close: [] }> {
@@ -63,8 +64,8 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#options.maxPeers;
   }
 
-  iceServers(peer: Peer): IceServer[] {
-    return this.#options.iceServers(peer.id);
+  iceConfig(peer: Peer): ResponseData<'getIceServers'> {
+    return this.#options.iceConfig(peer.id);
   }
 
   /** Attaches a new websocket connection as a peer of this room. */

@@ -60,6 +60,7 @@ export class CallSession {
   #producers = new Map<MediaSource, ms.Producer>();
   #localAudio: MediaStreamTrack | undefined;
   #pending: Array<[string, ProducerInfo]> = [];
+  #iceRefresh: ReturnType<typeof setTimeout> | undefined;
   #left = false;
   #resetPending = false;
   #reconnectDelay = 500;
@@ -182,7 +183,9 @@ export class CallSession {
       iceCandidates: params.iceCandidates as ms.IceCandidate[],
       dtlsParameters: params.dtlsParameters as ms.DtlsParameters,
       iceServers: params.iceServers,
+      iceTransportPolicy: params.iceTransportPolicy,
     };
+    this.#scheduleIceRefresh(params.iceServersTtl);
     const transport =
       direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
@@ -217,6 +220,25 @@ export class CallSession {
       }
     });
     return transport;
+  }
+
+  /** Fetches fresh TURN credentials before the current ones expire (long meetings). */
+  #scheduleIceRefresh(ttlSeconds: number | null): void {
+    if (ttlSeconds === null || this.#iceRefresh) return;
+    const refresh = async () => {
+      this.#iceRefresh = undefined;
+      if (this.status !== 'joined' || !this.#signaling) return;
+      try {
+        const { iceServers, iceServersTtl } = await this.#signaling.request('getIceServers', {});
+        for (const transport of [this.#send, this.#recv])
+          if (transport && !transport.closed) await transport.updateIceServers({ iceServers });
+        this.#scheduleIceRefresh(iceServersTtl);
+      } catch (error) {
+        console.warn('could not refresh TURN credentials', error);
+        this.#iceRefresh = setTimeout(() => void refresh(), 30_000);
+      }
+    };
+    this.#iceRefresh = setTimeout(() => void refresh(), Math.max(30, ttlSeconds / 2) * 1000);
   }
 
   async #produce(source: MediaSource, track: MediaStreamTrack, paused: boolean): Promise<void> {
@@ -358,6 +380,8 @@ export class CallSession {
   }
 
   #dropMedia(): void {
+    clearTimeout(this.#iceRefresh);
+    this.#iceRefresh = undefined;
     for (const producer of this.#producers.values()) producer.close();
     this.#producers.clear();
     this.#send?.close();
@@ -382,6 +406,35 @@ export class CallSession {
     this.localVideo?.stop();
     this.localVideo = undefined;
     this.status = 'left';
+  }
+
+  /** The selected ICE candidate pair of each transport (local and remote candidate types). */
+  async transportStats(): Promise<
+    Array<{ direction: 'send' | 'recv'; local: string | null; remote: string | null; state: string | null }>
+  > {
+    const result = [];
+    for (const [direction, transport] of [
+      ['send', this.#send],
+      ['recv', this.#recv],
+    ] as const) {
+      if (!transport || transport.closed) continue;
+      const report = await transport.getStats();
+      const entries = [...report.values()] as Array<Record<string, string | boolean | undefined>>;
+      const pairId = entries.find((e) => e.type === 'transport')?.selectedCandidatePairId;
+      const pair = entries.find(
+        (e) =>
+          e.type === 'candidate-pair' && (pairId ? e.id === pairId : e.nominated && e.state === 'succeeded'),
+      );
+      const candidate = (id: unknown) =>
+        (entries.find((e) => e.id === id)?.candidateType as string | undefined) ?? null;
+      result.push({
+        direction,
+        local: candidate(pair?.localCandidateId),
+        remote: candidate(pair?.remoteCandidateId),
+        state: (pair?.state as string | undefined) ?? null,
+      });
+    }
+    return result;
   }
 
   /** Receive-side statistics per remote participant (shown in the UI, read by tests). */

@@ -1,6 +1,6 @@
 // Typed signaling over protoo-client: requests are checked against the shared protocol
 // before they leave, and notifications are checked when they arrive.
-import protooClient from 'protoo-client';
+import protooClient, { type Peer as ProtooPeer } from 'protoo-client';
 import {
   notifications,
   requests,
@@ -23,7 +23,7 @@ export interface SignalingEvents {
 }
 
 export class Signaling {
-  readonly #peer: protooClient.Peer;
+  readonly #peer: ProtooPeer;
 
   constructor(url: string, events: SignalingEvents) {
     // No automatic reconnection by protoo: the session decides how to rebuild its state.
