@@ -2,6 +2,7 @@
 // its answer) and every notification the server pushes. Carried as protoo messages over
 // the room's websocket. Server and web import these schemas and the types derived from them.
 import { z } from 'zod';
+import { chatNotifications, chatRequests, peerStatusSchema, uuidSchema } from './chat.js';
 import { displayNameSchema, idSchema } from './names.js';
 import {
   dtlsParametersSchema,
@@ -25,7 +26,9 @@ export type ProducerInfo = z.infer<typeof producerInfoSchema>;
 
 export const peerInfoSchema = z.object({
   id: idSchema,
+  identityId: uuidSchema,
   displayName: z.string(),
+  status: peerStatusSchema,
   producers: z.array(producerInfoSchema),
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
@@ -47,7 +50,7 @@ export const requests = {
   getRouterRtpCapabilities: { data: empty, response: rtpCapabilitiesSchema },
   join: {
     data: z.object({ displayName: displayNameSchema, rtpCapabilities: rtpCapabilitiesSchema }).strict(),
-    response: z.object({ peerId: idSchema, peers: z.array(peerInfoSchema) }),
+    response: z.object({ peerId: idSchema, identityId: uuidSchema, peers: z.array(peerInfoSchema) }),
   },
   createWebRtcTransport: {
     data: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
@@ -95,7 +98,10 @@ export const requests = {
   },
   resumeConsumer: { data: byConsumer, response: empty },
   pauseConsumer: { data: byConsumer, response: empty },
+  /** Leaves the call but stays in the room's chat (text only): closes all transports. */
+  leaveCall: { data: empty, response: empty },
   leave: { data: empty, response: empty },
+  ...chatRequests,
 } as const;
 
 export type RequestMethod = keyof typeof requests;
@@ -104,7 +110,7 @@ export type ResponseData<M extends RequestMethod> = z.infer<(typeof requests)[M]
 
 /** Notifications from the server to the browsers of one room. */
 export const notifications = {
-  peerJoined: z.object({ id: idSchema, displayName: z.string() }),
+  peerJoined: peerInfoSchema.omit({ producers: true }),
   peerLeft: z.object({ peerId: idSchema }),
   newProducer: z.object({ peerId: idSchema }).extend(producerInfoSchema.shape),
   producerClosed: z.object({ peerId: idSchema, producerId: idSchema }),
@@ -113,6 +119,7 @@ export const notifications = {
   consumerClosed: z.object({ consumerId: idSchema, producerId: idSchema }),
   /** The room's media state was lost (its worker died): join again from scratch. */
   roomReset: z.object({ reason: z.string() }),
+  ...chatNotifications,
 } as const;
 
 export type NotificationMethod = keyof typeof notifications;

@@ -2,10 +2,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { MediaWorkerPool } from '@meet/media-worker';
+import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
+import { openDatabase, type Database } from './db/database.js';
 import type { Config } from './config.js';
 import { RoomRegistry } from './room/registry.js';
 import { registerSignalingRoute } from './signaling/route.js';
@@ -14,14 +17,29 @@ export interface App {
   fastify: FastifyInstance;
   pool: MediaWorkerPool;
   rooms: RoomRegistry;
+  database: Database;
   close(): Promise<void>;
 }
 
 export async function createApp(config: Config): Promise<App> {
   const fastify = Fastify({ logger: { level: config.logLevel } });
-  const pool = await MediaWorkerPool.start(config.media, fastify.log.child({ component: 'media' }));
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    embeddedDir: join(config.dataDir, 'pglite'),
+    log: fastify.log.child({ component: 'db' }),
+  });
+  fastify.log.info({ kind: database.kind, location: database.location }, 'database ready');
+  let pool: MediaWorkerPool;
+  try {
+    pool = await MediaWorkerPool.start(config.media, fastify.log.child({ component: 'media' }));
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
+  const db = database.prisma;
   const rooms = new RoomRegistry(pool, fastify.log, {
+    db,
     maxPeers: config.maxPeersPerRoom,
     iceConfig: (peerId) => ({
       iceServers: iceServersFor(config.turn, peerId),
@@ -30,8 +48,10 @@ export async function createApp(config: Config): Promise<App> {
     }),
   });
 
+  await fastify.register(fastifyCookie);
   await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
-  registerSignalingRoute(fastify, rooms);
+  registerIdentityRoutes(fastify, db, config.secureCookie);
+  registerSignalingRoute(fastify, rooms, db);
 
   fastify.get('/api/health', async (_request, reply) => {
     const workers = await pool.health();
@@ -64,10 +84,12 @@ export async function createApp(config: Config): Promise<App> {
     fastify,
     pool,
     rooms,
+    database,
     async close() {
       await rooms.closeAll();
       await fastify.close();
       pool.close();
+      await database.close();
     },
   };
 }

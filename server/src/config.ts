@@ -1,5 +1,6 @@
 // Configuration from environment variables, validated at start-up. Defaults work on a laptop.
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
@@ -44,6 +45,22 @@ const envSchema = z.object({
     .max(7 * 24 * 3600)
     .default(4 * 3600),
   ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL')
+    .optional(),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../../.data', import.meta.url))),
+  ATTACHMENTS_DIR: z.string().min(1).optional(),
+  ATTACHMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(2 * 1024 ** 3)
+    .default(25 * 1024 * 1024),
+  COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
 });
 
 export interface Config {
@@ -55,6 +72,12 @@ export interface Config {
   webDir: string;
   turn: TurnConfig;
   iceTransportPolicy: 'all' | 'relay';
+  /** PostgreSQL URL; unset: embedded PostgreSQL (PGlite) in dataDir/pglite. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  attachments: { dir: string; maxBytes: number };
+  /** Mark the identity cookie Secure (set true when served over https). */
+  secureCookie: boolean;
 }
 
 /** First non-internal IPv4 address, so that other machines on the LAN can reach the media. */
@@ -93,5 +116,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webDir: e.WEB_DIR,
     turn: { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL },
     iceTransportPolicy: e.ICE_TRANSPORT_POLICY,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    attachments: {
+      dir: e.ATTACHMENTS_DIR ?? join(e.DATA_DIR, 'attachments'),
+      maxBytes: e.ATTACHMENT_MAX_BYTES,
+    },
+    secureCookie: e.COOKIE_SECURE === 'true',
   };
 }

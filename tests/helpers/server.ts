@@ -1,6 +1,10 @@
 // Starts the real server (Fastify + real mediasoup workers) in this process for a test.
 import { createApp, type App } from '../../server/src/app.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../server/src/config.js';
+import { createTestDatabase } from './postgres.js';
 
 export interface TestServer {
   app: App;
@@ -11,9 +15,33 @@ export interface TestServer {
 
 let nextRtcPort = 41000 + (process.pid % 50) * 100;
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface StartOptions {
+  /** Chat database: a fresh embedded PGlite (default) or a fresh PostgreSQL database. */
+  database?: 'embedded' | 'postgres';
+}
+
+/**
+ * Starts a server. Unless env sets DATA_DIR / DATABASE_URL (to restart on the same data),
+ * it gets a fresh data directory and database, removed when it closes.
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<TestServer> {
   const rtcPort = nextRtcPort;
   nextRtcPort += 10;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const extra: Record<string, string> = {};
+  if (!env.DATA_DIR) {
+    const dir = mkdtempSync(join(tmpdir(), 'meet-test-data-'));
+    extra.DATA_DIR = dir;
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  }
+  if (!env.DATABASE_URL && options.database === 'postgres') {
+    const database = await createTestDatabase();
+    extra.DATABASE_URL = database.url;
+    cleanups.push(() => database.drop());
+  }
   const config = loadConfig({
     PORT: '3999',
     HOST: '127.0.0.1',
@@ -22,6 +50,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     RTC_LISTEN_IP: '127.0.0.1',
     RTC_ANNOUNCED_ADDRESS: '127.0.0.1',
     RTC_PORT: String(rtcPort),
+    ...extra,
     ...env,
   });
   const app = await createApp(config);
@@ -33,6 +62,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     app,
     url,
     wsUrl: (roomId) => `ws://127.0.0.1:${address.port}/ws?roomId=${encodeURIComponent(roomId)}`,
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
   };
 }

@@ -35,11 +35,15 @@ export async function createWebRtcTransport(
     appData: { direction },
   });
   peer.transports.set(transport.id, transport);
+  room.refreshStatus(peer);
   transport.on('dtlsstatechange', (state) => {
     if (state === 'failed' || state === 'closed')
       peer.log.warn({ transportId: transport.id, state }, 'transport DTLS state');
   });
-  transport.observer.once('close', () => peer.transports.delete(transport.id));
+  transport.observer.once('close', () => {
+    peer.transports.delete(transport.id);
+    room.refreshStatus(peer);
+  });
   return {
     id: transport.id,
     iceParameters: transport.iceParameters,

@@ -2,13 +2,19 @@
 import type { types } from 'mediasoup';
 import type { Peer as ProtooPeer } from 'protoo-server';
 import type { FastifyBaseLogger } from 'fastify';
-import type { MediaSource, NotificationData, NotificationMethod, PeerInfo } from '@meet/protocol';
+import type { MediaSource, NotificationData, NotificationMethod, PeerInfo, PeerStatus } from '@meet/protocol';
+import type { IdentityInfo } from '../auth/identity.js';
 
 export interface Peer {
   readonly id: string;
   readonly protoo: ProtooPeer;
   readonly log: FastifyBaseLogger;
+  readonly identity: IdentityInfo;
   displayName: string | undefined;
+  /** Tab hidden or idle, as the browser reports. */
+  away: boolean;
+  /** Last status told to the room (to notify changes only). */
+  announcedStatus: PeerStatus | undefined;
   joined: boolean;
   rtpCapabilities: types.RtpCapabilities | undefined;
   readonly transports: Map<string, types.WebRtcTransport>;
@@ -19,12 +25,20 @@ export interface Peer {
 /** Bounds on what one peer may hold (a client cannot exhaust a worker). */
 export const peerLimits = { transports: 4, producers: 6 } as const;
 
-export function createPeer(id: string, protoo: ProtooPeer, log: FastifyBaseLogger): Peer {
+export function createPeer(
+  id: string,
+  protoo: ProtooPeer,
+  log: FastifyBaseLogger,
+  identity: IdentityInfo,
+): Peer {
   return {
     id,
     protoo,
     log,
+    identity,
     displayName: undefined,
+    away: false,
+    announcedStatus: undefined,
     joined: false,
     rtpCapabilities: undefined,
     transports: new Map(),
@@ -33,10 +47,18 @@ export function createPeer(id: string, protoo: ProtooPeer, log: FastifyBaseLogge
   };
 }
 
+/** In the call (has media transports), text only, or away. */
+export function peerStatus(peer: Peer): PeerStatus {
+  if (peer.away) return 'away';
+  return peer.transports.size > 0 ? 'call' : 'text';
+}
+
 export function peerInfo(peer: Peer): PeerInfo {
   return {
     id: peer.id,
+    identityId: peer.identity.id,
     displayName: peer.displayName ?? '',
+    status: peerStatus(peer),
     producers: [...peer.producers.values()].map((producer) => ({
       id: producer.id,
       kind: producer.kind,

@@ -9,7 +9,9 @@ import {
   type ResponseData,
 } from '@meet/protocol';
 import { SignalingError, conflict, forbidden, tooMany } from '../signaling/errors.js';
-import { peerInfo, type Peer } from '../peer/peer.js';
+import { closePeerMedia, peerInfo, peerStatus, type Peer } from '../peer/peer.js';
+import { ensureMembership } from '../chat/membership.js';
+import { deleteMessage, editMessage, history, markRead, readMarker, sendMessage } from '../chat/messages.js';
 import { connectWebRtcTransport, createWebRtcTransport, restartIce } from '../media/transport.js';
 import { closeProducer, pauseProducer, produce, resumeProducer } from '../media/producer.js';
 import { consume, pauseConsumer, resumeConsumer } from '../media/consumer.js';
@@ -28,7 +30,12 @@ const beforeJoin = new Set<RequestMethod>(['getRouterRtpCapabilities', 'join', '
 
 const handlers: Handlers = {
   getRouterRtpCapabilities: (room) => room.router.rtpCapabilities as ResponseData<'getRouterRtpCapabilities'>,
-  join: (room, peer, { displayName, rtpCapabilities }) => {
+  join: async (room, peer, { displayName, rtpCapabilities }) => {
+    if (peer.joined) throw conflict('already joined');
+    if (room.joinedPeers().length >= room.maxPeers)
+      throw tooMany(`room is full (${room.maxPeers} participants)`);
+    await ensureMembership(room.db, room.id, peer.identity.id, displayName);
+    // Checked again: another peer may have joined while the membership was stored.
     if (peer.joined) throw conflict('already joined');
     if (room.joinedPeers().length >= room.maxPeers)
       throw tooMany(`room is full (${room.maxPeers} participants)`);
@@ -36,9 +43,11 @@ const handlers: Handlers = {
     peer.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     const others = room.joinedPeers().map(peerInfo);
     peer.joined = true;
-    room.broadcast('peerJoined', { id: peer.id, displayName }, peer.id);
+    peer.announcedStatus = peerStatus(peer);
+    const { producers: _none, ...info } = peerInfo(peer);
+    room.broadcast('peerJoined', info, peer.id);
     peer.log.info({ displayName, peers: others.length + 1 }, 'peer joined');
-    return { peerId: peer.id, peers: others };
+    return { peerId: peer.id, identityId: peer.identity.id, peers: others };
   },
   createWebRtcTransport: (room, peer, data) => createWebRtcTransport(room, peer, data),
   connectWebRtcTransport: (_room, peer, data) => connectWebRtcTransport(peer, data),
@@ -51,6 +60,47 @@ const handlers: Handlers = {
   consume: (room, peer, data) => consume(room, peer, data),
   resumeConsumer: (_room, peer, data) => resumeConsumer(peer, data),
   pauseConsumer: (_room, peer, data) => pauseConsumer(peer, data),
+  leaveCall: (room, peer) => {
+    closePeerMedia(peer);
+    room.refreshStatus(peer);
+    return {};
+  },
+  chatSend: async (room, peer, data) => {
+    const { message, created } = await sendMessage(room.db, {
+      roomId: room.id,
+      authorId: peer.identity.id,
+      clientId: data.clientId,
+      text: data.text,
+      recipientId: data.recipientId,
+      attachmentId: data.attachmentId,
+    });
+    // Stored (committed) before anyone hears of it; a retried send is not announced twice.
+    if (created) room.broadcastChat('chatMessage', message, peer.id);
+    return { message };
+  },
+  chatHistory: async (room, peer, { beforeSeq, limit }) => {
+    const page = await history(room.db, room.id, peer.identity.id, beforeSeq, limit ?? 50);
+    const lastReadSeq = await readMarker(room.db, room.id, peer.identity.id);
+    return { ...page, lastReadSeq };
+  },
+  chatEdit: async (room, peer, { messageId, text }) => {
+    const message = await editMessage(room.db, room.id, peer.identity.id, messageId, text);
+    room.broadcastChat('chatMessageUpdated', message, peer.id);
+    return { message };
+  },
+  chatDelete: async (room, peer, { messageId }) => {
+    const message = await deleteMessage(room.db, room.id, peer.identity.id, messageId);
+    room.broadcastChat('chatMessageUpdated', message, peer.id);
+    return { message };
+  },
+  chatMarkRead: async (room, peer, { seq }) => ({
+    lastReadSeq: await markRead(room.db, room.id, peer.identity.id, seq),
+  }),
+  setPresence: (room, peer, { away }) => {
+    peer.away = away;
+    room.refreshStatus(peer);
+    return {};
+  },
   leave: (room, peer) => {
     // Answer first, then close the socket.
     setImmediate(() => room.leave(peer));

@@ -7,11 +7,15 @@ import type { Room as ProtooRoom, ProtooTransport } from 'protoo-server';
 import type { types } from 'mediasoup';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaWorkerPool } from '@meet/media-worker';
-import type { NotificationData, NotificationMethod, ResponseData } from '@meet/protocol';
-import { createPeer, closePeerMedia, notify, type Peer } from '../peer/peer.js';
+import type { ChatMessage, NotificationData, NotificationMethod, ResponseData } from '@meet/protocol';
+import type { IdentityInfo } from '../auth/identity.js';
+import type { Db } from '../db/database.js';
+import { canSee } from '../chat/messages.js';
+import { createPeer, closePeerMedia, notify, peerStatus, type Peer } from '../peer/peer.js';
 import { handleRequest } from './requests.js';
 
 export interface RoomOptions {
+  db: Db;
   maxPeers: number;
   /** ICE servers (with fresh TURN credentials) and transport policy for one peer. */
   iceConfig: (peerId: string) => ResponseData<'getIceServers'>;
@@ -60,6 +64,10 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#closed;
   }
 
+  get db(): Db {
+    return this.#options.db;
+  }
+
   get maxPeers(): number {
     return this.#options.maxPeers;
   }
@@ -69,13 +77,18 @@ export class Room extends EventEmitter<{ close: [] }> {
   }
 
   /** Attaches a new websocket connection as a peer of this room. */
-  connect(peerId: string, transport: ProtooTransport): void {
+  connect(peerId: string, transport: ProtooTransport, identity: IdentityInfo): void {
     if (this.#closed) {
       transport.close();
       return;
     }
     const protooPeer = this.#protoo.createPeer(peerId, transport);
-    const peer = createPeer(peerId, protooPeer, this.log.child({ peerId }));
+    const peer = createPeer(
+      peerId,
+      protooPeer,
+      this.log.child({ peerId, identityId: identity.id }),
+      identity,
+    );
     this.peers.set(peerId, peer);
     peer.log.debug('peer connected');
     protooPeer.on('request', (request, accept, reject) => {
@@ -99,6 +112,26 @@ export class Room extends EventEmitter<{ close: [] }> {
     }
   }
 
+  /** Sends a chat message (or its update) to every joined peer allowed to see it. */
+  broadcastChat(
+    method: 'chatMessage' | 'chatMessageUpdated',
+    message: ChatMessage,
+    exceptPeerId?: string,
+  ): void {
+    for (const peer of this.peers.values()) {
+      if (peer.joined && peer.id !== exceptPeerId && canSee(message, peer.identity.id))
+        notify(peer, method, { message });
+    }
+  }
+
+  /** Tells the room when a peer's status (call / text / away) changed. */
+  refreshStatus(peer: Peer): void {
+    const status = peerStatus(peer);
+    if (!peer.joined || status === peer.announcedStatus) return;
+    peer.announcedStatus = status;
+    this.broadcast('peerStatus', { peerId: peer.id, status }, peer.id);
+  }
+
   findProducer(producerId: string) {
     for (const owner of this.peers.values()) {
       const producer = owner.producers.get(producerId);
@@ -115,9 +148,10 @@ export class Room extends EventEmitter<{ close: [] }> {
   #removePeer(peer: Peer): void {
     if (this.peers.get(peer.id) !== peer) return;
     this.peers.delete(peer.id);
+    const wasJoined = peer.joined;
+    peer.joined = false;
     closePeerMedia(peer);
-    if (peer.joined) {
-      peer.joined = false;
+    if (wasJoined) {
       this.broadcast('peerLeft', { peerId: peer.id });
       peer.log.info('peer left');
     }

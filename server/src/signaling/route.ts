@@ -4,22 +4,38 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeIssues, roomIdSchema } from '@meet/protocol';
+import { identityFromRequest, type IdentityInfo } from '../auth/identity.js';
+import type { Db } from '../db/database.js';
 import type { RoomRegistry } from '../room/registry.js';
 import { WsProtooTransport } from './ws-transport.js';
 
 const querySchema = z.object({ roomId: roomIdSchema });
 
-export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry): void {
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: IdentityInfo;
+  }
+}
+
+export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry, db: Db): void {
   app.get(
     '/ws',
     {
       websocket: true,
-      // Runs before the upgrade: a bad room id gets a plain HTTP 400 with the reason.
+      // Runs before the upgrade: a bad room id gets a plain HTTP 400 with the reason, and a
+      // browser without an identity (cookie from POST /api/identity) a 401.
       preValidation: async (request, reply) => {
         const parsed = querySchema.safeParse(request.query);
         if (!parsed.success) {
-          await reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
+          return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
         }
+        const identity = await identityFromRequest(db, request);
+        if (!identity) {
+          return reply
+            .code(401)
+            .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
+        }
+        request.identity = identity;
       },
     },
     async (socket, request) => {
@@ -29,7 +45,7 @@ export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry
       const transport = new WsProtooTransport(socket, log);
       try {
         const room = await rooms.getOrCreate(roomId);
-        room.connect(peerId, transport);
+        room.connect(peerId, transport, request.identity as IdentityInfo);
       } catch (err) {
         log.error({ err }, 'cannot open room');
         socket.close(1011, 'cannot open room');

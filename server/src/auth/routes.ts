@@ -1,0 +1,28 @@
+// HTTP API for identities: POST /api/identity (create or rename), GET /api/identity.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { describeIssues, displayNameSchema } from '@meet/protocol';
+import type { Db } from '../db/database.js';
+import { identityFromRequest, upsertIdentity } from './identity.js';
+
+const bodySchema = z.object({ displayName: displayNameSchema }).strict();
+
+export function registerIdentityRoutes(app: FastifyInstance, db: Db, secureCookie: boolean): void {
+  app.post('/api/identity', async (request, reply) => {
+    const parsed = bodySchema.safeParse(request.body);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
+    }
+    const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, secureCookie);
+    return reply.send({ identity });
+  });
+
+  app.get('/api/identity', async (request, reply) => {
+    const identity = await identityFromRequest(db, request);
+    if (!identity)
+      return reply
+        .code(401)
+        .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
+    return reply.send({ identity });
+  });
+}
