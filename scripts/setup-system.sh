@@ -3,19 +3,21 @@
 # they are already installed). Needs root, or sudo.
 #   --worker-build  compilers and libraries to build the mediasoup worker from source, and
 #                   a deb-src entry so that `apt-get source openssl` works
-#   --test          Chromium for the browser tests, coturn for the TURN tests
+#   --test          Chromium for the browser tests, coturn for the TURN tests, and a running
+#                   PostgreSQL server on 127.0.0.1:5432 for the chat tests
 set -euo pipefail
 
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev libusrsctp-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
 test_pkgs=(chromium coturn)
+ensure_postgres=0
 
 want=()
 need_deb_src=0
 for arg in "$@"; do
   case "$arg" in
     --worker-build) want+=("${worker_build[@]}"); need_deb_src=1 ;;
-    --test) want+=("${test_pkgs[@]}") ;;
+    --test) want+=("${test_pkgs[@]}"); ensure_postgres=1 ;;
     *) echo "usage: $0 [--worker-build] [--test]" >&2; exit 2 ;;
   esac
 done
@@ -33,13 +35,34 @@ if [[ $need_deb_src == 1 && ! -f $deb_src_file ]] && ! grep -rqs '^Types:.*deb-s
   add_deb_src=1
 fi
 
-[[ ${#missing[@]} -eq 0 && $add_deb_src == 0 ]] && exit 0
+# A PostgreSQL server for the tests: the one already listening on 127.0.0.1:5432 if any,
+# else Debian's, installed and started here (password "postgres" for the postgres role).
+postgres_ready() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; }
+if [[ $ensure_postgres == 1 ]] && ! postgres_ready; then
+  dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q 'install ok installed' || missing+=(postgresql)
+fi
+
+start_postgres() {
+  [[ $ensure_postgres == 1 ]] || return 0
+  postgres_ready && return 0
+  log "starting PostgreSQL"
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  "${sudo[@]}" pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do postgres_ready && break; sleep 1; done
+  postgres_ready || { log "ERROR: PostgreSQL did not start"; exit 1; }
+  "${sudo[@]}" su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+}
 
 sudo=()
+[[ $EUID -ne 0 ]] && command -v sudo >/dev/null && sudo=(sudo)
+if [[ ${#missing[@]} -eq 0 && $add_deb_src == 0 ]]; then
+  start_postgres
+  exit 0
+fi
+
 if [[ $EUID -ne 0 ]]; then
-  if command -v sudo >/dev/null; then
-    sudo=(sudo)
-  else
+  if [[ ${#sudo[@]} -eq 0 ]]; then
     log "ERROR: these packages are needed and this is not root: ${missing[*]}"
     log "run as root: apt-get install ${missing[*]}"
     exit 1
@@ -65,4 +88,5 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || { log "ERROR: $pkg did not install"; exit 1; }
   done
 fi
+start_postgres
 log "system packages ready"

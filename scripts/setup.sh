@@ -27,7 +27,16 @@ fi
 worker_bin="$(tail -n 1 <<<"$worker_bin")"
 echo "$worker_bin" > media-worker/worker-bin.path
 
-# 3. TypeScript (incremental) and the web app (only when its inputs changed).
+# 3. The Prisma client (generated from prisma/schema.prisma), TypeScript (incremental) and
+#    the web app (only when its inputs changed). `prisma generate` does not use Prisma's
+#    schema engine, but the CLI insists on one (downloaded from a host that may be
+#    unreachable): any existing file satisfies it.
+schema_hash="$(cat prisma/schema.prisma package-lock.json | sha256sum | cut -c1-16)"
+if [[ "$(cat server/src/generated/prisma/.meet-hash 2>/dev/null)" != "$schema_hash" ]]; then
+  log "generating the Prisma client"
+  PRISMA_SCHEMA_ENGINE_BINARY="${PRISMA_SCHEMA_ENGINE_BINARY:-$(type -P true)}" npx prisma generate >/dev/null
+  echo "$schema_hash" > server/src/generated/prisma/.meet-hash
+fi
 log "building server"
 npx tsc -b
 web_hash="$(find web/src web/static web/svelte.config.js web/vite.config.ts protocol/src package-lock.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"

@@ -12,6 +12,6 @@ npx tsc -b
 npm run check -w web --silent
 npx prettier --check . --log-level warn
 
-mapfile -t files < <(find protocol/test media-worker/test server/test tests -name '*.test.ts' 2>/dev/null | sort)
+mapfile -t files < <(find protocol/test media-worker/test server/test web/test tests -name '*.test.ts' 2>/dev/null | sort)
 echo "[test] running ${#files[@]} test files" >&2
 exec node --import tsx --test --test-concurrency=1 "${files[@]}"

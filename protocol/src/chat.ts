@@ -95,5 +95,5 @@ export type PeerStatus = z.infer<typeof peerStatusSchema>;
 export const chatNotifications = {
   chatMessage: z.object({ message: chatMessageSchema }),
   chatMessageUpdated: z.object({ message: chatMessageSchema }),
-  peerStatus: z.object({ peerId: idSchema, status: peerStatusSchema }),
+  peerStatus: z.object({ peerId: idSchema, status: peerStatusSchema, inCall: z.boolean() }),
 } as const;

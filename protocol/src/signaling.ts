@@ -29,6 +29,8 @@ export const peerInfoSchema = z.object({
   identityId: uuidSchema,
   displayName: z.string(),
   status: peerStatusSchema,
+  /** Has media transports (in the call), whatever its status says. */
+  inCall: z.boolean(),
   producers: z.array(producerInfoSchema),
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;

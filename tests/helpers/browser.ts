@@ -64,11 +64,11 @@ export async function joinRoom(
   page: Page,
   roomId: string,
   name: string,
-  options: { camOn?: boolean } = {},
+  options: { camOn?: boolean; textOnly?: boolean; baseUrl?: string } = {},
 ): Promise<void> {
-  await page.goto(`/r/${roomId}`);
+  await page.goto(options.baseUrl ? new URL(`/r/${roomId}`, options.baseUrl).href : `/r/${roomId}`);
   await page.getByLabel('Your name').fill(name);
   if (options.camOn === false) await page.getByLabel('Camera').uncheck();
-  await page.getByTestId('join').click();
+  await page.getByTestId(options.textOnly ? 'join-text' : 'join').click();
   await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
 }

@@ -13,8 +13,8 @@ export interface Peer {
   displayName: string | undefined;
   /** Tab hidden or idle, as the browser reports. */
   away: boolean;
-  /** Last status told to the room (to notify changes only). */
-  announcedStatus: PeerStatus | undefined;
+  /** Last status and in-call state told to the room (to notify changes only). */
+  announcedStatus: string | undefined;
   joined: boolean;
   rtpCapabilities: types.RtpCapabilities | undefined;
   readonly transports: Map<string, types.WebRtcTransport>;
@@ -59,6 +59,7 @@ export function peerInfo(peer: Peer): PeerInfo {
     identityId: peer.identity.id,
     displayName: peer.displayName ?? '',
     status: peerStatus(peer),
+    inCall: peer.transports.size > 0,
     producers: [...peer.producers.values()].map((producer) => ({
       id: producer.id,
       kind: producer.kind,

@@ -43,7 +43,7 @@ const handlers: Handlers = {
     peer.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     const others = room.joinedPeers().map(peerInfo);
     peer.joined = true;
-    peer.announcedStatus = peerStatus(peer);
+    peer.announcedStatus = `${peerStatus(peer)}/false`;
     const { producers: _none, ...info } = peerInfo(peer);
     room.broadcast('peerJoined', info, peer.id);
     peer.log.info({ displayName, peers: others.length + 1 }, 'peer joined');

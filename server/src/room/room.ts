@@ -127,9 +127,10 @@ export class Room extends EventEmitter<{ close: [] }> {
   /** Tells the room when a peer's status (call / text / away) changed. */
   refreshStatus(peer: Peer): void {
     const status = peerStatus(peer);
-    if (!peer.joined || status === peer.announcedStatus) return;
-    peer.announcedStatus = status;
-    this.broadcast('peerStatus', { peerId: peer.id, status }, peer.id);
+    const announced = `${status}/${peer.transports.size > 0}`;
+    if (!peer.joined || announced === peer.announcedStatus) return;
+    peer.announcedStatus = announced;
+    this.broadcast('peerStatus', { peerId: peer.id, status, inCall: peer.transports.size > 0 }, peer.id);
   }
 
   findProducer(producerId: string) {

@@ -1,10 +1,13 @@
 // One participant's call: signaling, the mediasoup-client device and transports, local
 // microphone/camera, and the remote participants. Reactive ($state) for the room page.
 import { Device, types as ms } from 'mediasoup-client';
-import type { MediaSource, PeerInfo, ProducerInfo } from '@meet/protocol';
+import type { MediaSource, PeerInfo, PeerStatus, ProducerInfo } from '@meet/protocol';
+import { RoomChat } from '../chat/chat.svelte.js';
 import { Signaling } from './signaling.js';
 
 export type CallStatus = 'connecting' | 'joined' | 'reconnecting' | 'left' | 'failed';
+/** In the call (camera/microphone, sees and hears others) or in the chat only. */
+export type CallMode = 'call' | 'text';
 
 export interface RemoteMedia {
   producerId: string;
@@ -16,7 +19,10 @@ export interface RemoteMedia {
 
 export interface RemotePeer {
   id: string;
+  identityId: string;
   displayName: string;
+  status: PeerStatus;
+  inCall: boolean;
   audio: RemoteMedia | undefined;
   video: RemoteMedia | undefined;
 }
@@ -52,6 +58,12 @@ export class CallSession {
   camOn = $state(true);
   localVideo = $state<MediaStreamTrack | undefined>(undefined);
   notice = $state<string | undefined>(undefined);
+  mode = $state<CallMode>('call');
+  away = $state(false);
+  identityId = $state<string | undefined>(undefined);
+  readonly chat: RoomChat;
+  /** Every producer in the room by peer, known in both modes (consumed in call mode). */
+  #roomProducers = new Map<string, ProducerInfo[]>();
 
   #signaling: Signaling | undefined;
   #device: Device | undefined;
@@ -59,22 +71,27 @@ export class CallSession {
   #recv: ms.Transport | undefined;
   #producers = new Map<MediaSource, ms.Producer>();
   #localAudio: MediaStreamTrack | undefined;
-  #pending: Array<[string, ProducerInfo]> = [];
   #iceRefresh: ReturnType<typeof setTimeout> | undefined;
   #left = false;
   #resetPending = false;
   #reconnectDelay = 500;
 
-  constructor(roomId: string, displayName: string, options: { micOn: boolean; camOn: boolean }) {
+  constructor(
+    roomId: string,
+    displayName: string,
+    options: { micOn: boolean; camOn: boolean; mode?: CallMode },
+  ) {
     this.roomId = roomId;
     this.displayName = displayName;
     this.micOn = options.micOn;
     this.camOn = options.camOn;
+    this.mode = options.mode ?? 'call';
+    this.chat = new RoomChat(roomId);
   }
 
-  /** Captures the local microphone and camera (as enabled) and connects. */
+  /** Captures the local microphone and camera (in call mode, as enabled) and connects. */
   async start(): Promise<void> {
-    await this.#captureLocal();
+    if (this.mode === 'call') await this.#captureLocal();
     this.#connect();
   }
 
@@ -118,10 +135,37 @@ export class CallSession {
         }
       },
       onNotification: {
-        peerJoined: ({ id, displayName }) => this.#addPeer({ id, displayName, producers: [] }),
-        peerLeft: ({ peerId }) => this.#removePeer(peerId),
-        newProducer: (producer) => void this.#consume(producer.peerId, producer),
-        producerClosed: ({ peerId, producerId }) => this.#dropRemote(peerId, producerId),
+        peerJoined: (info) => {
+          this.#addPeer({ ...info, producers: [] });
+          this.chat.addSystemLine(`${info.displayName} joined`);
+        },
+        peerLeft: ({ peerId }) => {
+          const peer = this.peers.find((p) => p.id === peerId);
+          if (peer) this.chat.addSystemLine(`${peer.displayName} left`);
+          this.#removePeer(peerId);
+        },
+        peerStatus: ({ peerId, status, inCall }) => {
+          const peer = this.peers.find((p) => p.id === peerId);
+          if (peer) {
+            peer.status = status;
+            peer.inCall = inCall;
+          }
+        },
+        newProducer: ({ peerId, ...producer }) => {
+          this.#roomProducers.set(peerId, [...(this.#roomProducers.get(peerId) ?? []), producer]);
+          const peer = this.peers.find((p) => p.id === peerId);
+          if (peer) peer.inCall = true;
+          void this.#consume(peerId, producer);
+        },
+        producerClosed: ({ peerId, producerId }) => {
+          this.#roomProducers.set(
+            peerId,
+            (this.#roomProducers.get(peerId) ?? []).filter((p) => p.id !== producerId),
+          );
+          this.#dropRemote(peerId, producerId);
+        },
+        chatMessage: ({ message }) => this.chat.onMessage(message),
+        chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
         consumerClosed: ({ producerId }) => {
           const peer = this.peers.find(
             (p) => p.audio?.producerId === producerId || p.video?.producerId === producerId,
@@ -152,25 +196,68 @@ export class CallSession {
     const device = new Device();
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as ms.RtpCapabilities });
     this.#device = device;
-    const { peerId, peers } = await signaling.request('join', {
+    const { peerId, identityId, peers } = await signaling.request('join', {
       displayName: this.displayName,
       rtpCapabilities: device.recvRtpCapabilities as never,
     });
     this.selfId = peerId;
+    this.identityId = identityId;
     this.peers = [];
+    this.#roomProducers = new Map(peers.map((peer) => [peer.id, [...peer.producers]]));
     for (const peer of peers) this.#addPeer(peer);
-    // Producers announced while the receive transport is being created wait in #pending.
-    this.#recv = await this.#createTransport('recv');
     this.status = 'joined';
     this.notice = undefined;
-    const pending = this.#pending.splice(0);
+    if (this.away) void signaling.request('setPresence', { away: true }).catch(() => undefined);
     await Promise.all([
-      ...peers.flatMap((peer) => peer.producers.map((producer) => this.#consume(peer.id, producer))),
-      ...pending.map(([peerId, producer]) => this.#consume(peerId, producer)),
+      this.chat.attach((method, data) => signaling.request(method, data), identityId),
+      this.mode === 'call' ? this.#enterCall() : Promise.resolve(),
     ]);
+  }
+
+  /** Creates the transports, consumes everyone's media and sends ours. */
+  async #enterCall(): Promise<void> {
+    // Producers announced while the receive transport is being created are in
+    // #roomProducers already: all are consumed once it exists (#consume waits for it).
+    this.#recv = await this.#createTransport('recv');
+    await Promise.all(
+      [...this.#roomProducers].flatMap(([peerId, producers]) =>
+        producers.map((producer) => this.#consume(peerId, producer)),
+      ),
+    );
     if (this.#localAudio && this.#localAudio.readyState === 'live')
       await this.#produce('mic', this.#localAudio, !this.micOn);
     if (this.localVideo && this.camOn) await this.#produce('webcam', this.localVideo, false);
+  }
+
+  /** Text-only → call: camera and microphone (as toggled), then media both ways. */
+  async joinCall(): Promise<void> {
+    if (this.mode === 'call' || this.status !== 'joined') return;
+    this.mode = 'call';
+    this.micOn = true;
+    this.camOn = true;
+    await this.#captureLocal();
+    await this.#enterCall();
+  }
+
+  /** Call → text only: media stops both ways; the chat stays. */
+  async leaveCall(): Promise<void> {
+    if (this.mode === 'text') return;
+    this.mode = 'text';
+    this.#dropMedia({ keepPeers: true });
+    this.#localAudio?.stop();
+    this.#localAudio = undefined;
+    this.localVideo?.stop();
+    this.localVideo = undefined;
+    await this.#signaling?.request('leaveCall', {}).catch(() => undefined);
+  }
+
+  /** Tab hidden or idle: the others see "away". */
+  setAway(away: boolean): void {
+    if (this.away === away) return;
+    this.away = away;
+    if (this.status === 'joined')
+      void this.#signaling?.request('setPresence', { away }).catch(() => undefined);
+    if (!away) this.chat.onVisible();
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<ms.Transport> {
@@ -256,10 +343,19 @@ export class CallSession {
 
   #addPeer(info: PeerInfo): void {
     if (info.id === this.selfId || this.peers.some((p) => p.id === info.id)) return;
-    this.peers.push({ id: info.id, displayName: info.displayName, audio: undefined, video: undefined });
+    this.peers.push({
+      id: info.id,
+      identityId: info.identityId,
+      displayName: info.displayName,
+      status: info.status,
+      inCall: info.inCall,
+      audio: undefined,
+      video: undefined,
+    });
   }
 
   #removePeer(peerId: string): void {
+    this.#roomProducers.delete(peerId);
     const peer = this.peers.find((p) => p.id === peerId);
     if (!peer) return;
     peer.audio?.consumer?.close();
@@ -270,10 +366,7 @@ export class CallSession {
   async #consume(peerId: string, producer: ProducerInfo): Promise<void> {
     const signaling = this.#signaling as Signaling;
     const recv = this.#recv;
-    if (!recv) {
-      this.#pending.push([peerId, producer]);
-      return;
-    }
+    if (this.mode !== 'call' || !recv) return;
     const slot: 'audio' | 'video' = producer.kind;
     const target = () => this.peers.find((p) => p.id === peerId);
     const peer = target();
@@ -379,7 +472,7 @@ export class CallSession {
     }
   }
 
-  #dropMedia(): void {
+  #dropMedia({ keepPeers = false }: { keepPeers?: boolean } = {}): void {
     clearTimeout(this.#iceRefresh);
     this.#iceRefresh = undefined;
     for (const producer of this.#producers.values()) producer.close();
@@ -388,8 +481,17 @@ export class CallSession {
     this.#recv?.close();
     this.#send = undefined;
     this.#recv = undefined;
-    this.#pending = [];
-    this.peers = [];
+    if (keepPeers) {
+      for (const peer of this.peers) {
+        peer.audio?.consumer?.close();
+        peer.video?.consumer?.close();
+        peer.audio = undefined;
+        peer.video = undefined;
+      }
+    } else {
+      this.peers = [];
+      this.chat.detach();
+    }
   }
 
   async leave(): Promise<void> {
