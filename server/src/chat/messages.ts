@@ -57,55 +57,73 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === 'P2002';
 }
 
+export type PreparedSend =
+  | { existing: ChatMessage }
+  | {
+      existing?: undefined;
+      /** Inserts the message (one INSERT); `created: false` if a concurrent retry won. */
+      store(): Promise<{ message: ChatMessage; created: boolean }>;
+    };
+
 /**
- * Stores a message once per (author, clientId). Returns it with `created: false` when the
- * same clientId was already stored (a retry after a lost acknowledgement).
+ * Checks a send and returns either the message already stored under this
+ * (author, clientId) — a retry after a lost acknowledgement — or a `store` step. The
+ * checks run outside the room's ordered section; only the single INSERT runs inside.
  */
-export async function sendMessage(
-  db: Db,
-  input: SendInput,
-): Promise<{ message: ChatMessage; created: boolean }> {
+export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSend> {
   const key = { authorId_clientId: { authorId: input.authorId, clientId: input.clientId } };
   const existing = await db.message.findUnique({ where: key, include });
-  if (existing) return { message: toChatMessage(existing), created: false };
+  if (existing) return { existing: toChatMessage(existing) };
 
+  const author = await db.identity.findUniqueOrThrow({
+    where: { id: input.authorId },
+    select: { id: true, displayName: true },
+  });
+  let recipient: { id: string; displayName: string } | null = null;
   if (input.recipientId !== undefined) {
     if (input.recipientId === input.authorId)
       throw badRequest('a private message needs another participant as recipient');
     if (!(await isMember(db, input.roomId, input.recipientId)))
       throw notFound('the recipient is not a participant of this room');
+    recipient = await db.identity.findUniqueOrThrow({
+      where: { id: input.recipientId },
+      select: { id: true, displayName: true },
+    });
   }
+  let attachment: Row['attachment'] = null;
   if (input.attachmentId !== undefined) {
-    const attachment = await db.attachment.findUnique({
+    const found = await db.attachment.findUnique({
       where: { id: input.attachmentId },
       include: { message: { select: { id: true } } },
     });
-    if (!attachment || attachment.roomId !== input.roomId)
-      throw notFound('attachment not found in this room');
-    if (attachment.uploaderId !== input.authorId)
-      throw forbidden('the attachment was uploaded by someone else');
-    if (attachment.message) throw conflict('the attachment is already part of a message');
+    if (!found || found.roomId !== input.roomId) throw notFound('attachment not found in this room');
+    if (found.uploaderId !== input.authorId) throw forbidden('the attachment was uploaded by someone else');
+    if (found.message) throw conflict('the attachment is already part of a message');
+    attachment = { id: found.id, fileName: found.fileName, mimeType: found.mimeType, size: found.size };
   }
-  try {
-    const row = await db.message.create({
-      data: {
-        roomId: input.roomId,
-        authorId: input.authorId,
-        clientId: input.clientId,
-        text: input.text,
-        recipientId: input.recipientId ?? null,
-        attachmentId: input.attachmentId ?? null,
-      },
-      include,
-    });
-    return { message: toChatMessage(row), created: true };
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    // A concurrent retry with the same clientId won the race.
-    const row = await db.message.findUnique({ where: key, include });
-    if (!row) throw error;
-    return { message: toChatMessage(row), created: false };
-  }
+  return {
+    async store() {
+      try {
+        const row = await db.message.create({
+          data: {
+            roomId: input.roomId,
+            authorId: input.authorId,
+            clientId: input.clientId,
+            text: input.text,
+            recipientId: recipient?.id ?? null,
+            attachmentId: attachment?.id ?? null,
+          },
+        });
+        return { message: toChatMessage({ ...row, author, recipient, attachment }), created: true };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        // A concurrent retry with the same clientId, or the attachment linked meanwhile.
+        const row = await db.message.findUnique({ where: key, include });
+        if (!row) throw conflict('the attachment is already part of a message');
+        return { message: toChatMessage(row), created: false };
+      }
+    },
+  };
 }
 
 export async function history(

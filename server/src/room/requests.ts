@@ -11,7 +11,7 @@ import {
 import { SignalingError, conflict, forbidden, tooMany } from '../signaling/errors.js';
 import { closePeerMedia, peerInfo, peerStatus, type Peer } from '../peer/peer.js';
 import { ensureMembership } from '../chat/membership.js';
-import { deleteMessage, editMessage, history, markRead, readMarker, sendMessage } from '../chat/messages.js';
+import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
 import { connectWebRtcTransport, createWebRtcTransport, restartIce } from '../media/transport.js';
 import { closeProducer, pauseProducer, produce, resumeProducer } from '../media/producer.js';
 import { consume, pauseConsumer, resumeConsumer } from '../media/consumer.js';
@@ -66,7 +66,7 @@ const handlers: Handlers = {
     return {};
   },
   chatSend: async (room, peer, data) => {
-    const { message, created } = await sendMessage(room.db, {
+    const prepared = await prepareSend(room.db, {
       roomId: room.id,
       authorId: peer.identity.id,
       clientId: data.clientId,
@@ -74,9 +74,14 @@ const handlers: Handlers = {
       recipientId: data.recipientId,
       attachmentId: data.attachmentId,
     });
-    // Stored (committed) before anyone hears of it; a retried send is not announced twice.
-    if (created) room.broadcastChat('chatMessage', message, peer.id);
-    return { message };
+    if (prepared.existing) return { message: prepared.existing };
+    // Stored (committed) before anyone hears of it, and announced in seq order; a retried
+    // send is not announced twice.
+    return room.serializeChat(async () => {
+      const { message, created } = await prepared.store();
+      if (created) room.broadcastChat('chatMessage', message, peer.id);
+      return { message };
+    });
   },
   chatHistory: async (room, peer, { beforeSeq, limit }) => {
     const page = await history(room.db, room.id, peer.identity.id, beforeSeq, limit ?? 50);

@@ -31,6 +31,7 @@ export class Room extends EventEmitter<{ close: [] }> {
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
+  #chatQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     id: string,
@@ -110,6 +111,17 @@ export class Room extends EventEmitter<{ close: [] }> {
     for (const peer of this.peers.values()) {
       if (peer.joined && peer.id !== exceptPeerId) notify(peer, method, data);
     }
+  }
+
+  /**
+   * Runs chat writes of this room one after another, so that messages are stored (get
+   * their seq) and announced in the same order: with a connection pool, concurrent sends
+   * would otherwise commit and broadcast in any order.
+   */
+  serializeChat<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.#chatQueue.then(write, write);
+    this.#chatQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** Sends a chat message (or its update) to every joined peer allowed to see it. */
