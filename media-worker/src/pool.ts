@@ -124,6 +124,11 @@ export class MediaWorkerPool extends EventEmitter<{
         },
       );
     }
+    if (this.#closed) {
+      // The pool was closed while this worker was starting (a restart): do not keep it.
+      worker.close();
+      throw new Error('media worker pool is closed');
+    }
     slot.worker = worker;
     slot.routers = 0;
     worker.on('died', (error) => this.#onDied(slot, worker, error));
@@ -135,8 +140,10 @@ export class MediaWorkerPool extends EventEmitter<{
     slot.worker = undefined;
     slot.webRtcServer = undefined;
     this.#log.error({ index: slot.index, pid: worker.pid, err: error }, 'media worker died; restarting it');
-    this.emit('workerDied', { index: slot.index, pid: worker.pid, error });
-    if (this.#closed) return;
+    if (this.#closed) {
+      this.emit('workerDied', { index: slot.index, pid: worker.pid, error });
+      return;
+    }
     slot.restarts++;
     const restart = async (attempt: number): Promise<void> => {
       try {
@@ -149,10 +156,13 @@ export class MediaWorkerPool extends EventEmitter<{
         return restart(attempt + 1);
       }
     };
+    // The restart is under way before anyone hears of the death: a listener that asks for
+    // a router waits for it instead of finding no worker at all.
     slot.ready = restart(1);
     slot.ready.catch((err: unknown) =>
       this.#log.error({ index: slot.index, err }, 'media worker could not be restarted'),
     );
+    this.emit('workerDied', { index: slot.index, pid: worker.pid, error });
   }
 
   /**
@@ -169,6 +179,7 @@ export class MediaWorkerPool extends EventEmitter<{
         throw new Error('no media worker is available');
       });
       live = this.#slots.filter((slot) => slot.worker && slot.webRtcServer);
+      if (live.length === 0) throw new Error('no media worker is available');
     }
     const slot = live.reduce((best, s) => (s.routers < best.routers ? s : best), live[0] as Slot);
     const worker = slot.worker as types.Worker;

@@ -6,7 +6,7 @@ import { peerLimits, type Peer } from '../peer/peer.js';
 import type { Room } from '../room/room.js';
 
 type Direction = 'send' | 'recv';
-type TransportAppData = { direction: Direction };
+type TransportAppData = { direction: Direction; connected?: boolean };
 
 /** Finds a transport of this peer; ids of other peers' transports are not found. */
 export function ownTransport(peer: Peer, transportId: string, direction?: Direction): types.WebRtcTransport {
@@ -58,8 +58,16 @@ export async function connectWebRtcTransport(
   { transportId, dtlsParameters }: RequestData<'connectWebRtcTransport'>,
 ): Promise<ResponseData<'connectWebRtcTransport'>> {
   const transport = ownTransport(peer, transportId);
-  if (transport.dtlsState !== 'new') throw badRequest(`transport ${transportId} is already connected`);
-  await transport.connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+  const appData = transport.appData as TransportAppData;
+  // dtlsState stays 'new' until ICE completes: remember the connect ourselves.
+  if (appData.connected) throw badRequest(`transport ${transportId} is already connected`);
+  appData.connected = true;
+  try {
+    await transport.connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+  } catch (error) {
+    appData.connected = false;
+    throw error;
+  }
   return {};
 }
 

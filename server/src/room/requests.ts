@@ -35,7 +35,8 @@ const handlers: Handlers = {
     if (room.joinedPeers().length >= room.maxPeers)
       throw tooMany(`room is full (${room.maxPeers} participants)`);
     await ensureMembership(room.db, room.id, peer.identity.id, displayName);
-    // Checked again: another peer may have joined while the membership was stored.
+    // Checked again after the await: the peer may have gone, or joined twice meanwhile.
+    if (peer.protoo.closed || room.peers.get(peer.id) !== peer) throw conflict('disconnected while joining');
     if (peer.joined) throw conflict('already joined');
     if (room.joinedPeers().length >= room.maxPeers)
       throw tooMany(`room is full (${room.maxPeers} participants)`);

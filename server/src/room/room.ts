@@ -61,8 +61,9 @@ export class Room extends EventEmitter<{ close: [] }> {
     return room;
   }
 
+  /** Closed, or about to close because its worker died (it takes no new peers then). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.router.closed;
   }
 
   get db(): Db {
@@ -79,7 +80,7 @@ export class Room extends EventEmitter<{ close: [] }> {
 
   /** Attaches a new websocket connection as a peer of this room. */
   connect(peerId: string, transport: ProtooTransport, identity: IdentityInfo): void {
-    if (this.#closed) {
+    if (this.closed) {
       transport.close();
       return;
     }
