@@ -7,10 +7,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh --test
 
-echo "[test] type check (tsc, svelte-check) and format check (prettier)" >&2
+echo "[test] type check (tsc, svelte-check), format (prettier) and lint (eslint)" >&2
 npx tsc -b
 npm run check -w web --silent
 npx prettier --check . --log-level warn
+npx eslint . --max-warnings 0
 
 mapfile -t files < <(find protocol/test media-worker/test server/test web/test tests -name '*.test.ts' 2>/dev/null | sort)
 echo "[test] running ${#files[@]} test files" >&2

@@ -304,13 +304,11 @@ for (const database of ['embedded', 'postgres'] as const) {
       );
       // A disguised file is refused with a clear error, and nothing is posted.
       const before = (await chatLines(dan)).length;
-      await eve
-        .getByTestId('chat-file-input')
-        .setInputFiles({
-          name: 'photo.png',
-          mimeType: 'image/png',
-          buffer: Buffer.from('%PDF-1.4 not a png'),
-        });
+      await eve.getByTestId('chat-file-input').setInputFiles({
+        name: 'photo.png',
+        mimeType: 'image/png',
+        buffer: Buffer.from('%PDF-1.4 not a png'),
+      });
       await waitFor(
         'upload error shown',
         async () => (await eve.locator('.chat [role="alert"]').textContent()) ?? '',
