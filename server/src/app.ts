@@ -3,9 +3,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
+import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { MediaWorkerPool } from '@meet/media-worker';
+import { registerAttachmentRoutes } from './attachments/routes.js';
+import { LocalDiskStorage } from './attachments/storage.js';
 import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -52,6 +55,12 @@ export async function createApp(config: Config): Promise<App> {
   await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
   registerIdentityRoutes(fastify, db, config.secureCookie);
   registerSignalingRoute(fastify, rooms, db);
+  await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
+  registerAttachmentRoutes(fastify, {
+    db,
+    storage: new LocalDiskStorage(config.attachments.dir),
+    maxBytes: config.attachments.maxBytes,
+  });
 
   fastify.get('/api/health', async (_request, reply) => {
     const workers = await pool.health();

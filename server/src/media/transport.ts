@@ -37,8 +37,8 @@ export async function createWebRtcTransport(
   peer.transports.set(transport.id, transport);
   room.refreshStatus(peer);
   transport.on('dtlsstatechange', (state) => {
-    if (state === 'failed' || state === 'closed')
-      peer.log.warn({ transportId: transport.id, state }, 'transport DTLS state');
+    if (state === 'failed') peer.log.warn({ transportId: transport.id }, 'transport DTLS failed');
+    else if (state === 'closed') peer.log.debug({ transportId: transport.id }, 'transport DTLS closed');
   });
   transport.observer.once('close', () => {
     peer.transports.delete(transport.id);
