@@ -9,6 +9,7 @@ bash scripts/setup.sh --test
 
 echo "[test] type check (tsc, svelte-check), format (prettier) and lint (eslint)" >&2
 npx tsc -b
+npx tsc -p tsconfig.tests.json
 npm run check -w web --silent
 npx prettier --check . --log-level warn
 npx eslint . --max-warnings 0

@@ -92,7 +92,7 @@ async function upload(
   const form = new FormData();
   form.append(
     options.field ?? 'file',
-    new Blob([data], { type: options.type ?? 'application/octet-stream' }),
+    new Blob([new Uint8Array(data)], { type: options.type ?? 'application/octet-stream' }),
     fileName,
   );
   const response = await fetch(`${server.url}/api/rooms/${roomId}/attachments`, {

@@ -42,29 +42,40 @@ export async function startServer(
     extra.DATABASE_URL = database.url;
     cleanups.push(() => database.drop());
   }
-  const config = loadConfig({
-    PORT: '3999',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-    MEDIA_WORKERS: '2',
-    RTC_LISTEN_IP: '127.0.0.1',
-    RTC_ANNOUNCED_ADDRESS: '127.0.0.1',
-    RTC_PORT: String(rtcPort),
-    ...extra,
-    ...env,
-  });
-  const app = await createApp(config);
-  await app.fastify.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.fastify.server.address();
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  let app: App | undefined;
+  try {
+    const config = loadConfig({
+      PORT: '3999',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      MEDIA_WORKERS: '2',
+      RTC_LISTEN_IP: '127.0.0.1',
+      RTC_ANNOUNCED_ADDRESS: '127.0.0.1',
+      RTC_PORT: String(rtcPort),
+      ...extra,
+      ...env,
+    });
+    app = await createApp(config);
+    await app.fastify.listen({ port: 0, host: '127.0.0.1' });
+  } catch (error) {
+    await app?.close();
+    await cleanUp();
+    throw error;
+  }
+  const started = app;
+  const address = started.fastify.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');
   const url = `http://127.0.0.1:${address.port}`;
   return {
-    app,
+    app: started,
     url,
     wsUrl: (roomId) => `ws://127.0.0.1:${address.port}/ws?roomId=${encodeURIComponent(roomId)}`,
     async close() {
-      await app.close();
-      for (const cleanup of cleanups.reverse()) await cleanup();
+      await started.close();
+      await cleanUp();
     },
   };
 }
