@@ -1,6 +1,8 @@
 // Starts the real server (Fastify + real mediasoup workers) in this process for a test.
 import { createApp, type App } from '../../server/src/app.js';
+import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/src/config.js';
@@ -13,7 +15,37 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-let nextRtcPort = 41000 + (process.pid % 50) * 100;
+/** Whether UDP and TCP port `port` on 127.0.0.1 can be bound right now. */
+async function portFree(port: number): Promise<boolean> {
+  const udp = dgram.createSocket('udp4');
+  const udpOk = await new Promise<boolean>((resolve) => {
+    udp.once('error', () => resolve(false));
+    udp.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  udp.close();
+  if (!udpOk) return false;
+  const tcp = net.createServer();
+  const tcpOk = await new Promise<boolean>((resolve) => {
+    tcp.once('error', () => resolve(false));
+    tcp.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  await new Promise((resolve) => tcp.close(resolve));
+  return tcpOk;
+}
+
+/**
+ * A base port with `count` consecutive free UDP+TCP ports for the media workers, below
+ * Linux's ephemeral range (where browsers' ICE sockets and other tests' servers land).
+ */
+async function freeRtcPorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error('no free media ports found for the test server');
+}
 
 export interface StartOptions {
   /** Chat database: a fresh embedded PGlite (default) or a fresh PostgreSQL database. */
@@ -28,8 +60,7 @@ export async function startServer(
   env: Record<string, string> = {},
   options: StartOptions = {},
 ): Promise<TestServer> {
-  const rtcPort = nextRtcPort;
-  nextRtcPort += 10;
+  const rtcPort = await freeRtcPorts(Number(env.MEDIA_WORKERS ?? 2));
   const cleanups: Array<() => Promise<void> | void> = [];
   const extra: Record<string, string> = {};
   if (!env.DATA_DIR) {
