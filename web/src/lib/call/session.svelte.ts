@@ -1,6 +1,7 @@
 // One participant's call: signaling, the mediasoup-client device and transports, local
 // microphone/camera, and the remote participants. Reactive ($state) for the room page.
-import { Device, types as ms } from 'mediasoup-client';
+import { Device } from 'mediasoup-client';
+import type { types as ms } from 'mediasoup-client';
 import type { MediaSource, PeerInfo, PeerStatus, ProducerInfo } from '@meet/protocol';
 import { RoomChat } from '../chat/chat.svelte.js';
 import { Signaling } from './signaling.js';
