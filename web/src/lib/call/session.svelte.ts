@@ -513,7 +513,14 @@ export class CallSession {
 
   /** The selected ICE candidate pair of each transport (local and remote candidate types). */
   async transportStats(): Promise<
-    Array<{ direction: 'send' | 'recv'; local: string | null; remote: string | null; state: string | null }>
+    Array<{
+      direction: 'send' | 'recv';
+      local: string | null;
+      remote: string | null;
+      state: string | null;
+      /** For a relay candidate: how this browser reaches the TURN server (udp, tcp, tls). */
+      relayProtocol: string | null;
+    }>
   > {
     const result = [];
     for (const [direction, transport] of [
@@ -528,13 +535,14 @@ export class CallSession {
         (e) =>
           e.type === 'candidate-pair' && (pairId ? e.id === pairId : e.nominated && e.state === 'succeeded'),
       );
-      const candidate = (id: unknown) =>
-        (entries.find((e) => e.id === id)?.candidateType as string | undefined) ?? null;
+      const entry = (id: unknown) => entries.find((e) => e.id === id);
+      const candidate = (id: unknown) => (entry(id)?.candidateType as string | undefined) ?? null;
       result.push({
         direction,
         local: candidate(pair?.localCandidateId),
         remote: candidate(pair?.remoteCandidateId),
         state: (pair?.state as string | undefined) ?? null,
+        relayProtocol: (entry(pair?.localCandidateId)?.relayProtocol as string | undefined) ?? null,
       });
     }
     return result;
