@@ -53,13 +53,23 @@ export function peerStatus(peer: Peer): PeerStatus {
   return peer.transports.size > 0 ? 'call' : 'text';
 }
 
+/** What the room is told of a peer's presence: its status and whether it is in the call. */
+export function presence(peer: Peer): { status: PeerStatus; inCall: boolean } {
+  return { status: peerStatus(peer), inCall: peer.transports.size > 0 };
+}
+
+/** A key of presence(), to notify changes only. */
+export function presenceKey(peer: Peer): string {
+  const { status, inCall } = presence(peer);
+  return `${status}/${inCall}`;
+}
+
 export function peerInfo(peer: Peer): PeerInfo {
   return {
     id: peer.id,
     identityId: peer.identity.id,
     displayName: peer.displayName ?? '',
-    status: peerStatus(peer),
-    inCall: peer.transports.size > 0,
+    ...presence(peer),
     producers: [...peer.producers.values()].map((producer) => ({
       id: producer.id,
       kind: producer.kind,

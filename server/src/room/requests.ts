@@ -9,7 +9,7 @@ import {
   type ResponseData,
 } from '@meet/protocol';
 import { SignalingError, conflict, forbidden, tooMany } from '../signaling/errors.js';
-import { closePeerMedia, peerInfo, peerStatus, type Peer } from '../peer/peer.js';
+import { closePeerMedia, peerInfo, presenceKey, type Peer } from '../peer/peer.js';
 import { ensureMembership } from '../chat/membership.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
 import { connectWebRtcTransport, createWebRtcTransport, restartIce } from '../media/transport.js';
@@ -28,23 +28,25 @@ type Handlers = {
 /** Methods a peer may call before it has joined. */
 const beforeJoin = new Set<RequestMethod>(['getRouterRtpCapabilities', 'join', 'leave']);
 
+function checkCanJoin(room: Room, peer: Peer): void {
+  if (peer.joined) throw conflict('already joined');
+  if (room.joinedPeers().length >= room.maxPeers)
+    throw tooMany(`room is full (${room.maxPeers} participants)`);
+}
+
 const handlers: Handlers = {
   getRouterRtpCapabilities: (room) => room.router.rtpCapabilities as ResponseData<'getRouterRtpCapabilities'>,
   join: async (room, peer, { displayName, rtpCapabilities }) => {
-    if (peer.joined) throw conflict('already joined');
-    if (room.joinedPeers().length >= room.maxPeers)
-      throw tooMany(`room is full (${room.maxPeers} participants)`);
+    checkCanJoin(room, peer);
     await ensureMembership(room.db, room.id, peer.identity.id, displayName);
     // Checked again after the await: the peer may have gone, or joined twice meanwhile.
     if (peer.protoo.closed || room.peers.get(peer.id) !== peer) throw conflict('disconnected while joining');
-    if (peer.joined) throw conflict('already joined');
-    if (room.joinedPeers().length >= room.maxPeers)
-      throw tooMany(`room is full (${room.maxPeers} participants)`);
+    checkCanJoin(room, peer);
     peer.displayName = displayName;
     peer.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     const others = room.joinedPeers().map(peerInfo);
     peer.joined = true;
-    peer.announcedStatus = `${peerStatus(peer)}/false`;
+    peer.announcedStatus = presenceKey(peer);
     const { producers: _none, ...info } = peerInfo(peer);
     room.broadcast('peerJoined', info, peer.id);
     peer.log.info({ displayName, peers: others.length + 1 }, 'peer joined');

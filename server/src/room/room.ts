@@ -11,7 +11,7 @@ import type { ChatMessage, NotificationData, NotificationMethod, ResponseData } 
 import type { IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
 import { canSee } from '../chat/messages.js';
-import { createPeer, closePeerMedia, notify, peerStatus, type Peer } from '../peer/peer.js';
+import { createPeer, closePeerMedia, notify, presence, presenceKey, type Peer } from '../peer/peer.js';
 import { handleRequest } from './requests.js';
 
 export interface RoomOptions {
@@ -139,11 +139,10 @@ export class Room extends EventEmitter<{ close: [] }> {
 
   /** Tells the room when a peer's status (call / text / away) changed. */
   refreshStatus(peer: Peer): void {
-    const status = peerStatus(peer);
-    const announced = `${status}/${peer.transports.size > 0}`;
-    if (!peer.joined || announced === peer.announcedStatus) return;
-    peer.announcedStatus = announced;
-    this.broadcast('peerStatus', { peerId: peer.id, status, inCall: peer.transports.size > 0 }, peer.id);
+    const key = presenceKey(peer);
+    if (!peer.joined || key === peer.announcedStatus) return;
+    peer.announcedStatus = key;
+    this.broadcast('peerStatus', { peerId: peer.id, ...presence(peer) }, peer.id);
   }
 
   findProducer(producerId: string) {
