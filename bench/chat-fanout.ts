@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
+import { createIdentity } from '../tests/helpers/identity.js';
 
 export type DbKind = 'embedded' | 'postgres';
 export type Mode = 'sequential' | 'concurrent';
@@ -120,22 +121,6 @@ export class BenchPeer {
       this.ws.close();
     });
   }
-}
-
-/** Same as tests/helpers/identity.ts, without importing the server into the worker. */
-export async function createIdentity(
-  baseUrl: string,
-  displayName: string,
-): Promise<{ id: string; cookie: string }> {
-  const response = await fetch(`${baseUrl}/api/identity`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ displayName }),
-  });
-  if (!response.ok) throw new Error(`POST /api/identity answered ${response.status}`);
-  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const body = (await response.json()) as { identity: { id: string } };
-  return { id: body.identity.id, cookie };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ import {
   type StreamSnapshot,
   type VideoSourceOptions,
 } from './media.js';
-import { createIdentity, signalingUrl, SignalingClient } from './signaling.js';
+import { createIdentity } from '../../tests/helpers/identity.js';
+import { signalingUrl, SignalingClient } from './signaling.js';
 import { applyWeriftFixes } from './werift-fixes.js';
 
 applyWeriftFixes();

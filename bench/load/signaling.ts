@@ -28,21 +28,6 @@ interface ProtooMessage {
 
 type NotificationHandlers = { [M in NotificationMethod]?: (data: NotificationData<M>) => void };
 
-/** What POST /api/identity gives a browser: the `Cookie` header the signaling socket needs. */
-export async function createIdentity(baseUrl: string, displayName: string): Promise<{ cookie: string }> {
-  const response = await fetch(new URL('/api/identity', baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ displayName }),
-  });
-  if (!response.ok)
-    throw new Error(`POST /api/identity answered ${response.status}: ${await response.text()}`);
-  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  if (!cookie) throw new Error('POST /api/identity set no cookie');
-  await response.arrayBuffer().catch(() => undefined);
-  return { cookie };
-}
-
 /** ws(s)://host/ws?roomId=… for a server base URL. */
 export function signalingUrl(baseUrl: string, roomId: string): string {
   const url = new URL('/ws', baseUrl);

@@ -12,6 +12,7 @@ import {
   type StatsSample,
 } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -30,23 +31,6 @@ async function remoteNames(page: Page): Promise<string[]> {
   return page
     .locator('[data-testid="tile"][data-self="false"]')
     .evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-name') ?? '').sort());
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 500));
-    last = await probe();
-  }
-  return last;
 }
 
 /**
@@ -77,7 +61,7 @@ async function assertMediaFlows(page: Page, names: string[], label: string): Pro
       return missing;
     },
     (missing) => missing.length === 0,
-    45_000,
+    { timeoutMs: 45_000, intervalMs: 500 },
   );
 }
 

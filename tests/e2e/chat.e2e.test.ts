@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { joinRoom, launchBrowser, newParticipantPage } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { waitFor as waitForAtMost } from '../helpers/wait.js';
 
 let browser: Browser;
 before(async () => {
@@ -20,22 +21,9 @@ after(async () => {
   await browser?.close();
 });
 
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await probe();
-  }
-  return last;
-}
+/** Chat updates are quick: a shorter deadline, a finer poll. */
+const waitFor = <T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean) =>
+  waitForAtMost(what, probe, ok, { timeoutMs: 20_000, intervalMs: 200 });
 
 /** The chat as a page shows it: "author: text" per message, oldest first. */
 const chatLines = (page: Page) =>
