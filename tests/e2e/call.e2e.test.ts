@@ -2,67 +2,19 @@
 // server and mediasoup workers. Proves media flows between every pair of participants,
 // that mute/camera-off and leaving are seen by the others, and that rooms are isolated.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import {
-  joinRoom,
-  launchBrowser,
-  newParticipantPage,
-  statsOf,
-  type StatsSample,
-} from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { joinRoom, newParticipantPage, statsOf } from '../helpers/browser.js';
+import { useServerAndBrowser } from '../helpers/fixture.js';
+import { assertMediaFlows } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
 
-let server: TestServer;
-let browser: Browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const fixture = useServerAndBrowser();
 
 async function remoteNames(page: Page): Promise<string[]> {
   return page
     .locator('[data-testid="tile"][data-self="false"]')
     .evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-name') ?? '').sort());
-}
-
-/**
- * Waits until, on `page`, the media from every peer in `names` is flowing: video frames
- * decoded grow with a real width, and audio packets grow, between two samples.
- */
-async function assertMediaFlows(page: Page, names: string[], label: string): Promise<void> {
-  const byName = (samples: StatsSample[]) => new Map(samples.map((s) => [s.displayName, s]));
-  let first = byName(await statsOf(page));
-  await waitFor(
-    `${label}: media from ${names.join(', ')}`,
-    async () => {
-      const now = byName(await statsOf(page));
-      const missing = names.filter((name) => {
-        const a = first.get(name);
-        const b = now.get(name);
-        return !(
-          a?.video &&
-          b?.video &&
-          b.video.framesDecoded > a.video.framesDecoded &&
-          b.video.frameWidth > 0 &&
-          a.audio &&
-          b.audio &&
-          b.audio.packetsReceived > a.audio.packetsReceived
-        );
-      });
-      first = now;
-      return missing;
-    },
-    (missing) => missing.length === 0,
-    { timeoutMs: 45_000, intervalMs: 500 },
-  );
 }
 
 test('four participants see and hear each other; mute, camera off, leave; rooms are isolated', async () => {
@@ -73,7 +25,7 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
 
   // Alice creates the room from the lobby; the others open the link.
   {
-    const { page } = await newParticipantPage(browser, server.url);
+    const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
     await page.goto('/');
     await page.getByLabel('Your name').fill('Alice');
     await page.getByLabel('Room').fill(roomA);
@@ -84,13 +36,13 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
     pages.Alice = page;
   }
   for (const name of names.slice(1)) {
-    const { page } = await newParticipantPage(browser, server.url);
+    const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
     await joinRoom(page, roomA, name);
     pages[name] = page;
   }
   // Eve is alone in another room, camera on: nothing of hers may reach room A, and nothing
   // of room A may reach her.
-  const { page: eve } = await newParticipantPage(browser, server.url);
+  const { page: eve } = await newParticipantPage(fixture.browser, fixture.server.url);
   await joinRoom(eve, roomB, 'Eve');
 
   for (const name of names) {
@@ -113,7 +65,7 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
   assert.deepEqual(await remoteNames(eve), []);
   assert.deepEqual(await statsOf(eve), []);
   for (const name of names) assert.ok(!(await remoteNames(pages[name] as Page)).includes('Eve'));
-  const rooms = await server.app.rooms.list();
+  const rooms = await fixture.server.app.rooms.list();
   const a = rooms.find((r) => r.id === roomA);
   const b = rooms.find((r) => r.id === roomB);
   assert.equal(a?.joinedPeers().length, 4);

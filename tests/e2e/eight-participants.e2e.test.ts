@@ -1,30 +1,19 @@
 // Browser end-to-end: eight participants in one room (no two-person or four-person limit).
 // Every page must decode video and receive audio from each of the seven others.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { joinRoom, launchBrowser, newParticipantPage, statsOf } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { joinRoom, newParticipantPage, statsOf } from '../helpers/browser.js';
+import { useServerAndBrowser } from '../helpers/fixture.js';
 
-let server: TestServer;
-let browser: Browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const fixture = useServerAndBrowser();
 
 test('eight participants in one room all receive each other', async () => {
   const roomId = `e2e-eight-${Date.now()}`;
   const names = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
   const pages: Page[] = [];
   for (const name of names) {
-    const { page } = await newParticipantPage(browser, server.url);
+    const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
     await joinRoom(page, roomId, name);
     pages.push(page);
   }
@@ -54,7 +43,7 @@ test('eight participants in one room all receive each other', async () => {
     await new Promise((r) => setTimeout(r, 1000));
   }
 
-  const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
   assert.equal(room?.joinedPeers().length, 8);
   // 8 peers x 7 others x (audio + video) consumers on the server.
   const consumers = [...(room?.peers.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
