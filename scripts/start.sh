@@ -4,5 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/node-env.sh
+meet_use_node
 bash scripts/setup.sh
 exec node server/dist/main.js

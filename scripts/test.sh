@@ -5,6 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/node-env.sh
+meet_use_node
 bash scripts/setup.sh --test
 
 echo "[test] type check (tsc, svelte-check), format (prettier) and lint (eslint)" >&2

@@ -3,7 +3,7 @@
 // thread hosts whole participants (signaling, transports, sources, receive statistics) and
 // answers the runner's requests for their reports. process.cpuUsage() of the load
 // generator covers all its threads.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { AudioSourceOptions, VideoSourceOptions } from './media.js';
@@ -158,7 +158,7 @@ export class ThreadedTarget implements Target {
 if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
   const spec = (workerData as { spec: ParticipantSpec }).spec;
   const participants: SimulatedParticipant[] = [];
-  let loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  let loop: ReturnType<typeof monitorEventLoopDelay> = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const port = parentPort as NonNullable<typeof parentPort>;
   port.on('message', (request: Request) => {
