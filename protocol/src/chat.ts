@@ -2,10 +2,15 @@
 // requests and notifications that carry them on the room's websocket.
 import { z } from 'zod';
 import { idSchema } from './names.js';
+import { personText } from './text.js';
 
 export const uuidSchema = z.uuid();
-/** Message sequence numbers are 64-bit: carried as decimal strings. */
-export const seqSchema = z.string().regex(/^\d{1,19}$/, 'seq must be a decimal string');
+const maxSeq = 2n ** 63n - 1n;
+/** Message sequence numbers are signed 64-bit (bigint): carried as decimal strings. */
+export const seqSchema = z
+  .string()
+  .regex(/^\d{1,19}$/, 'seq must be a decimal string')
+  .refine((s) => BigInt(s) <= maxSeq, 'seq is larger than 2^63-1');
 export const maxMessageLength = 4000;
 
 export const chatPersonSchema = z.object({ id: uuidSchema, displayName: z.string() });
@@ -36,10 +41,10 @@ export const chatMessageSchema = z.object({
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
-const messageText = z
-  .string()
-  .max(maxMessageLength, `a message has at most ${maxMessageLength} characters`)
-  .transform((s) => s.trim());
+const messageText = personText(
+  maxMessageLength,
+  `a message has at most ${maxMessageLength} characters`,
+).transform((s) => s.trim());
 
 export const chatRequests = {
   chatSend: {

@@ -190,6 +190,68 @@ describe('validateRequest', () => {
     );
   });
 
+  test('refuses NUL, 64-bit overflow and out-of-range numbers before any database or worker sees them', () => {
+    assertRejected(
+      validateRequest('chatSend', { clientId: 'client-0001', text: 'a\u0000b' }),
+      /text/,
+      /control/,
+    );
+    assertRejected(validateRequest('chatEdit', { messageId: uuid, text: 'x\u0007' }), /control/);
+    assert.equal(validateRequest('chatSend', { clientId: 'client-0001', text: 'line\nnext\ttab' }).ok, true);
+    assertRejected(validateRequest('chatHistory', { beforeSeq: '9223372036854775808' }), /2\^63-1/);
+    assertRejected(validateRequest('chatMarkRead', { seq: '9999999999999999999' }), /2\^63-1/);
+    assertRejected(validateRequest('restartIce', { transportId: 't\u0000' }), /transportId/);
+    assertRejected(validateRequest('consume', { transportId: 't 1', producerId: 'p' }), /transportId/);
+    const withCodec = (codec: object) => ({
+      transportId: 't',
+      kind: 'audio',
+      source: 'mic',
+      rtpParameters: { ...rtpParameters, codecs: [{ ...rtpParameters.codecs[0], ...codec }] },
+    });
+    assertRejected(validateRequest('produce', withCodec({ payloadType: 128 })), /payloadType/);
+    assertRejected(validateRequest('produce', withCodec({ clockRate: 2 ** 53 })), /clockRate/);
+    assertRejected(
+      validateRequest('produce', withCodec({ parameters: { a: { b: { c: 1 } } } })),
+      /parameters/,
+    );
+    const encodings = (encoding: object) => ({
+      transportId: 't',
+      kind: 'video',
+      source: 'webcam',
+      rtpParameters: { ...rtpParameters, encodings: [encoding] },
+    });
+    assertRejected(validateRequest('produce', encodings({ ssrc: 2 ** 32 })), /ssrc/);
+    assertRejected(validateRequest('produce', encodings({ ssrc: -1 })), /ssrc/);
+    assertRejected(validateRequest('produce', encodings({ ssrc: 1, deep: { nested: [1] } })), /deep/);
+    assertRejected(validateRequest('produce', encodings({ rid: 'r\u0000' })), /rid/);
+  });
+
+  test('refuses unknown keys at every depth of client-supplied media dictionaries', () => {
+    assertRejected(
+      validateRequest('produce', {
+        transportId: 't',
+        kind: 'audio',
+        source: 'mic',
+        rtpParameters: { ...rtpParameters, rtcp: { cname: 'x', extra: 1 } },
+      }),
+      /rtcp/,
+    );
+    assertRejected(
+      validateRequest('join', {
+        displayName: 'A',
+        rtpCapabilities: { ...rtpCapabilities, codecs: [{ ...rtpCapabilities.codecs[0], x: {} }] },
+      }),
+      /codecs/,
+    );
+    assertRejected(
+      validateRequest('connectWebRtcTransport', {
+        transportId: 't',
+        dtlsParameters: { ...dtlsParameters, fingerprints: [{ algorithm: 'md5', value: 'AB:CD' }] },
+      }),
+      /fingerprints/,
+    );
+  });
+
   test('rejects missing fields and names each of them', () => {
     assertRejected(validateRequest('join', {}), /displayName/, /rtpCapabilities/);
     assertRejected(validateRequest('join', { displayName: 'A' }), /rtpCapabilities/);
@@ -389,37 +451,32 @@ describe('displayNameSchema', () => {
 });
 
 describe('randomRoomId', () => {
-  test('is deterministic for a given random source', () => {
+  test('maps random bytes to 20 symbols of 5 bits in groups of four', () => {
     assert.equal(
-      randomRoomId(() => 0),
-      'amber-otter-1000',
+      randomRoomId((bytes) => bytes.fill(0)),
+      '0000-0000-0000-0000-0000',
     );
     assert.equal(
-      randomRoomId(() => 0.999999),
-      'quiet-tide-9999',
+      randomRoomId((bytes) => bytes.fill(255)),
+      'zzzz-zzzz-zzzz-zzzz-zzzz',
     );
     assert.equal(
-      randomRoomId(() => 0.5),
-      'glad-lynx-5500',
+      randomRoomId((bytes) => bytes.map((_, i) => i)),
+      '0123-4567-89ab-cdef-ghjk',
     );
   });
 
-  test('always produces a valid room id of the form word-word-NNNN', () => {
+  test('draws from the CSPRNG: valid, unique ids using the whole alphabet', () => {
     const seen = new Set<string>();
+    const symbols = new Set<string>();
     for (let i = 0; i < 2000; i++) {
       const id = randomRoomId();
-      assert.match(id, /^[a-z]+-[a-z]+-[1-9]\d{3}$/);
+      assert.match(id, /^[0-9a-hjkmnp-tv-z]{4}(?:-[0-9a-hjkmnp-tv-z]{4}){4}$/);
       assert.equal(roomIdSchema.safeParse(id).success, true, id);
       seen.add(id);
+      for (const c of id.replaceAll('-', '')) symbols.add(c);
     }
-    assert.ok(seen.size > 1500, `only ${seen.size} distinct ids in 2000`);
-  });
-
-  test('covers the edges of the random range', () => {
-    let i = 0;
-    const values = [0, 0.9999999, 0.9999999, 0.9999999, 0, 0];
-    const random = () => values[i++ % values.length] as number;
-    assert.equal(randomRoomId(random), 'amber-tide-9999');
-    assert.equal(randomRoomId(random), 'quiet-otter-1000');
+    assert.equal(seen.size, 2000);
+    assert.equal(symbols.size, 32);
   });
 });
