@@ -59,11 +59,22 @@ if [[ -n "${MEDIASOUP_WORKER_BIN:-}" ]]; then
 fi
 
 # Bump RECIPE when the meson options or build steps below change.
-RECIPE=1
-recipe_hash="$( (echo "$RECIPE"; cat "$here/patch-worker-meson.mjs" "$pkg_dir/build-patches/srtp.h") | sha256sum | cut -c1-12)"
+# 2: mediasoup 3.27 (no usrsctp/liburing; unordered_dense shim; libsrtp3 policy API shim).
+RECIPE=2
+compat_headers=(srtp.h ankerl/unordered_dense.h)
+recipe_hash="$( (echo "$RECIPE"; cat "$here/patch-worker-meson.mjs"; for h in "${compat_headers[@]}"; do cat "$pkg_dir/build-patches/$h"; done) | sha256sum | cut -c1-12)"
 key="mediasoup-${ms_version}-openssl-${OPENSSL_VERSION}-${recipe_hash}"
 out_dir="$cache_root/worker/$key"
 out_bin="$out_dir/mediasoup-worker"
+
+# One build at a time per cache (setup, tests and CI may run this concurrently on one
+# machine): the others wait here, then find the result in the cache.
+mkdir -p "$cache_root"
+exec 9>"$cache_root/worker.lock"
+if ! flock -n 9; then
+  log "another obtain-worker.sh is using $cache_root; waiting for it"
+  flock 9
+fi
 
 # 2. Cache.
 if [[ -x "$out_bin" ]] && verify "$out_bin"; then
@@ -119,7 +130,7 @@ if [[ ! -f "$ossl_prefix/.complete" ]]; then
   tar -xzf "$tarball" -C "$build_dir" --strip-components=1
   run_logged "OpenSSL $OPENSSL_VERSION configure" "$cache_root/logs/openssl-configure.log" \
     bash -c "cd '$build_dir' && ./Configure --prefix='$ossl_prefix' --libdir=lib no-shared no-tests -fPIC"
-  run_logged "OpenSSL $OPENSSL_VERSION build (about 5 min on 2 cores)" "$cache_root/logs/openssl-build.log" \
+  run_logged "OpenSSL $OPENSSL_VERSION build (about 1.5 min on 2 cores)" "$cache_root/logs/openssl-build.log" \
     bash -c "cd '$build_dir' && make -j'$jobs' build_libs && make install_dev"
   touch "$ossl_prefix/.complete"
   rm -rf "$build_dir"
@@ -130,16 +141,16 @@ wbuild="$cache_root/build/worker-$key"
 rm -rf "$wbuild"
 mkdir -p "$wbuild"
 cp -r "$ms_dir/worker" "$wbuild/src"
-mkdir -p "$wbuild/src/meet-compat"
-cp "$pkg_dir/build-patches/srtp.h" "$wbuild/src/meet-compat/srtp.h"
+# Header shims for what Debian lacks (see the headers): put first on the include path.
+for h in "${compat_headers[@]}"; do
+  mkdir -p "$(dirname "$wbuild/src/meet-compat/$h")"
+  cp "$pkg_dir/build-patches/$h" "$wbuild/src/meet-compat/$h"
+done
 node "$here/patch-worker-meson.mjs" "$wbuild/src" >&2
 export PKG_CONFIG_PATH="$ossl_prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 run_logged "worker configure (meson)" "$cache_root/logs/worker-configure.log" \
-  meson setup "$wbuild/out" "$wbuild/src" --buildtype=release -Db_ndebug=true \
-    -Dms_disable_liburing=true --wrap-mode=nodownload
-# The generated flatbuffers headers (FBS/*.h) must exist before libwebrtc compiles.
-run_logged "worker flatbuffers headers" "$cache_root/logs/worker-fbs.log" ninja -C "$wbuild/out" fbs/FBS
-run_logged "worker build (about 3 min on 2 cores)" "$cache_root/logs/worker-build.log" \
+  meson setup "$wbuild/out" "$wbuild/src" --buildtype=release -Db_ndebug=true --wrap-mode=nodownload
+run_logged "worker build (about 4 min on 2 cores)" "$cache_root/logs/worker-build.log" \
   ninja -C "$wbuild/out" -j "$jobs" mediasoup-worker
 verify "$wbuild/out/mediasoup-worker" || die "the built worker does not run"
 mkdir -p "$out_dir"
