@@ -219,7 +219,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   // A fresh SFU for every scenario, so that its memory (RSS) is that scenario's alone. Ours:
   // one worker, whose CPU is then the SFU's unambiguously; rooms of up to 500 (the default
   // cap of 50 participants would end the webinar at 49 subscribers).
-  const meetServer = async (): Promise<{ url: string; close(): Promise<void> }> => {
+  const meetServer = async (): Promise<{ url: string; metricsToken?: string; close(): Promise<void> }> => {
     if (options.url) return { url: options.url, close: async () => undefined };
     const server = await startMeetServer({ MEDIA_WORKERS: '1', MAX_PEERS_PER_ROOM: '500' });
     log(`server started at ${server.url}, one mediasoup worker (pid ${server.workerPids.join(', ')})`);
@@ -230,7 +230,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   if (options.sfus.includes('meet')) {
     for (const scenario of load) {
       const server = await meetServer();
-      const target = meetTarget(server.url, media, options.threads);
+      const target = meetTarget(server.url, media, options.threads, server.metricsToken);
       try {
         log(`meet: ${scenario}`);
         runs.push(await runScenario(scenario, 'meet', target, options));

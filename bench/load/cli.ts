@@ -51,6 +51,8 @@ export async function runLoadTool(
       target = janus.target(media, options.threads);
     } else {
       let url = options.url;
+      // With --url, the server's METRICS_TOKEN (from the environment) gives its worker pids.
+      let metricsToken = process.env.METRICS_TOKEN;
       if (!url) {
         const server = await startMeetServer({
           MEDIA_WORKERS: String(options.workers),
@@ -58,9 +60,10 @@ export async function runLoadTool(
         });
         closers.push(() => server.close());
         url = server.url;
+        metricsToken = server.metricsToken;
         log(`server started at ${url} (mediasoup workers: ${server.workerPids.join(', ')})`);
       }
-      target = meetTarget(url, media, options.threads);
+      target = meetTarget(url, media, options.threads, metricsToken);
     }
     const t = target;
     closers.unshift(async () => t.close?.());

@@ -1,6 +1,8 @@
 // Starts the platform's server (bench/load/server-child.ts) in a child process. Its
-// mediasoup worker pids (the SFU processes) are in GET /api/health, as for any server.
+// mediasoup worker pids (the SFU processes) are in its metrics (GET /metrics, with the
+// METRICS_TOKEN generated here), as for any server.
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 export interface MeetServerProcess {
@@ -9,15 +11,18 @@ export interface MeetServerProcess {
   pid: number;
   /** The mediasoup-worker processes at start. */
   workerPids: number[];
+  /** Bearer token of its /metrics. */
+  metricsToken: string;
   close(): Promise<void>;
 }
 
 export async function startMeetServer(env: Record<string, string> = {}): Promise<MeetServerProcess> {
+  const metricsToken = randomBytes(24).toString('hex');
   const child: ChildProcess = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [], {
     execArgv: ['--import', 'tsx'],
     env: {
       ...process.env,
-      MEET_BENCH_SERVER_ENV: JSON.stringify(env),
+      MEET_BENCH_SERVER_ENV: JSON.stringify({ METRICS_TOKEN: metricsToken, ...env }),
       TEST_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -39,6 +44,7 @@ export async function startMeetServer(env: Record<string, string> = {}): Promise
     url: ready.url,
     pid: child.pid as number,
     workerPids: ready.pids,
+    metricsToken,
     async close() {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -35,6 +35,10 @@ export interface WorkerHealth {
   restarts: number;
   /** Process CPU seconds (user + system) since the worker started. */
   cpuSeconds?: number;
+  /** Of which user CPU seconds. */
+  userCpuSeconds?: number;
+  /** Of which system CPU seconds. */
+  systemCpuSeconds?: number;
   /** Peak resident memory, KiB. */
   maxRssKiB?: number;
 }
@@ -209,6 +213,8 @@ export class MediaWorkerPool extends EventEmitter<{
           return {
             ...base,
             cpuSeconds: (usage.ru_utime + usage.ru_stime) / 1000,
+            userCpuSeconds: usage.ru_utime / 1000,
+            systemCpuSeconds: usage.ru_stime / 1000,
             maxRssKiB: usage.ru_maxrss,
           };
         } catch {

@@ -13,6 +13,10 @@ import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
 import { openDatabase, type Database } from './db/database.js';
 import type { Config } from './config.js';
+import { registerHealthRoute } from './health/health.js';
+import { MediaCollector, registerMediaMetrics } from './metrics/media-collector.js';
+import { ServerMetrics } from './metrics/registry.js';
+import { registerMetricsRoutes } from './metrics/routes.js';
 import { RoomRegistry } from './room/registry.js';
 import { registerSignalingRoute } from './signaling/route.js';
 
@@ -21,6 +25,7 @@ export interface App {
   pool: MediaWorkerPool;
   rooms: RoomRegistry;
   database: Database;
+  metrics: ServerMetrics;
   close(): Promise<void>;
 }
 
@@ -41,8 +46,10 @@ export async function createApp(config: Config): Promise<App> {
   }
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
   const db = database.prisma;
+  const metrics = new ServerMetrics();
   const rooms = new RoomRegistry(pool, fastify.log, {
     db,
+    metrics,
     maxPeers: config.maxPeersPerRoom,
     iceConfig: (peerId) => ({
       iceServers: iceServersFor(config.turn, peerId),
@@ -50,11 +57,19 @@ export async function createApp(config: Config): Promise<App> {
       iceServersTtl: config.turn.secret && config.turn.urls.length ? config.turn.ttlSeconds : null,
     }),
   });
+  registerMediaMetrics(metrics.registry, new MediaCollector({ pool, rooms, db }));
+  try {
+    await registerMetricsRoutes(fastify, metrics, config.metrics);
+  } catch (error) {
+    pool.close();
+    await database.close();
+    throw error;
+  }
 
   await fastify.register(fastifyCookie);
   await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
   registerIdentityRoutes(fastify, db, config.secureCookie);
-  registerSignalingRoute(fastify, rooms, db);
+  registerSignalingRoute(fastify, rooms, db, metrics);
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
   registerAttachmentRoutes(fastify, {
     db,
@@ -62,17 +77,7 @@ export async function createApp(config: Config): Promise<App> {
     maxBytes: config.attachments.maxBytes,
   });
 
-  fastify.get('/api/health', async (_request, reply) => {
-    const workers = await pool.health();
-    const openRooms = await rooms.list();
-    const ok = workers.every((w) => w.alive);
-    return reply.code(ok ? 200 : 503).send({
-      ok,
-      workers,
-      rooms: openRooms.length,
-      peers: openRooms.reduce((n, room) => n + room.peers.size, 0),
-    });
-  });
+  registerHealthRoute(fastify, pool, db);
 
   if (existsSync(join(config.webDir, 'index.html')) || existsSync(join(config.webDir, '200.html'))) {
     await fastify.register(fastifyStatic, { root: config.webDir, wildcard: false });
@@ -94,6 +99,7 @@ export async function createApp(config: Config): Promise<App> {
     pool,
     rooms,
     database,
+    metrics,
     async close() {
       await rooms.closeAll();
       await fastify.close();

@@ -61,7 +61,35 @@ const envSchema = z.object({
     .max(2 * 1024 ** 3)
     .default(25 * 1024 * 1024),
   COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'METRICS_TOKEN must be at least 16 characters')
+    .regex(/^[\x21-\x7e]+$/, 'METRICS_TOKEN must be printable ASCII without spaces')
+    .optional(),
+  METRICS_LISTEN: z
+    .string()
+    .transform((value, ctx) => {
+      const listen = parseListen(value);
+      if (!listen) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'METRICS_LISTEN must be host:port, e.g. 127.0.0.1:9100 or [::1]:9100',
+        });
+        return z.NEVER;
+      }
+      return listen;
+    })
+    .optional(),
 });
+
+/** `host:port` or `[ipv6]:port`, port 1-65535; undefined when malformed. */
+function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
 
 export interface Config {
   port: number;
@@ -78,6 +106,11 @@ export interface Config {
   attachments: { dir: string; maxBytes: number };
   /** Mark the identity cookie Secure (set true when served over https). */
   secureCookie: boolean;
+  /**
+   * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
+   * `listen`, it is served on that separate address only. With neither it is not served.
+   */
+  metrics: { token: string | undefined; listen: { host: string; port: number } | undefined };
 }
 
 /** First non-internal IPv4 address, so that other machines on the LAN can reach the media. */
@@ -123,5 +156,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: e.ATTACHMENT_MAX_BYTES,
     },
     secureCookie: e.COOKIE_SECURE === 'true',
+    metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
   };
 }

@@ -7,14 +7,16 @@ import { after, before, test } from 'node:test';
 import type { Room } from '../src/room/room.js';
 import { createIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
+import { scrape, valueOf } from './support/metrics.js';
 import { RawPeer, clientDtlsParameters, opusRtpParameters, waitUntil } from './support/raw-peer.js';
 
 let server: TestServer;
 const peers: RawPeer[] = [];
 let caps: Record<string, unknown>;
+const metricsToken = `worker-death-${process.pid}-metrics-token`;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ METRICS_TOKEN: metricsToken });
 });
 
 after(async () => {
@@ -47,13 +49,7 @@ async function pidOfWorker(index: number): Promise<number> {
 
 async function healthBody() {
   const response = await fetch(`${server.url}/api/health`);
-  return {
-    status: response.status,
-    body: (await response.json()) as {
-      ok: boolean;
-      workers: Array<{ index: number; alive: boolean; restarts: number }>;
-    },
-  };
+  return { status: response.status, body: (await response.json()) as unknown };
 }
 
 test("killing a room's worker resets that room's peers, and the room id works again", async () => {
@@ -110,12 +106,18 @@ test("killing a room's worker resets that room's peers, and the room id works ag
   assert.equal(index, doomed.workerIndex);
   const newPid = await pidOfWorker(doomed.workerIndex);
   assert.notEqual(newPid, pid);
-  const { status, body } = await healthBody();
-  assert.equal(status, 200);
-  assert.equal(body.ok, true);
-  assert.ok(body.workers.every((w) => w.alive));
-  assert.equal(body.workers.find((w) => w.index === doomed.workerIndex)?.restarts, 1);
-  assert.equal(body.workers.find((w) => w.index === safe.workerIndex)?.restarts, 0);
+  assert.deepEqual(await healthBody(), { status: 200, body: { status: 'ok' } });
+  const poolHealth = await server.app.pool.health();
+  assert.ok(poolHealth.every((w) => w.alive));
+  assert.equal(poolHealth.find((w) => w.index === doomed.workerIndex)?.restarts, 1);
+  assert.equal(poolHealth.find((w) => w.index === safe.workerIndex)?.restarts, 0);
+  // The metrics tell the same: the doomed worker restarted once, with its new pid.
+  const metrics = await scrape(`${server.url}/metrics`, metricsToken);
+  const worker = (index: number) => ({ worker: String(index) });
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(doomed.workerIndex)), 1);
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(safe.workerIndex)), 0);
+  assert.equal(valueOf(metrics, 'meet_media_worker_pid', worker(doomed.workerIndex)), newPid);
+  assert.equal(valueOf(metrics, 'meet_media_worker_up', worker(doomed.workerIndex)), 1);
 
   // A new connection to the same room id joins a rebuilt room on a live worker.
   // Alice's browser reconnects with its identity cookie.

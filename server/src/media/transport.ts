@@ -36,6 +36,10 @@ export async function createWebRtcTransport(
   });
   peer.transports.set(transport.id, transport);
   room.refreshStatus(peer);
+  room.metrics.watchTransport(transport, {
+    peerConnected: () => !peer.protoo.closed,
+    connectRequested: () => transport.appData.connected === true,
+  });
   transport.on('dtlsstatechange', (state) => {
     if (state === 'failed') peer.log.warn({ transportId: transport.id }, 'transport DTLS failed');
     else if (state === 'closed') peer.log.debug({ transportId: transport.id }, 'transport DTLS closed');

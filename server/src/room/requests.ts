@@ -82,7 +82,9 @@ const handlers: Handlers = {
     // send is not announced twice.
     return room.serializeChat(async () => {
       const { message, created } = await prepared.store();
-      if (created) room.broadcastChat('chatMessage', message, peer.id);
+      if (!created) return { message };
+      room.metrics.chatMessageStored(message.recipient !== null);
+      room.broadcastChat('chatMessage', message, peer.id);
       return { message };
     });
   },

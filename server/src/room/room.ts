@@ -10,12 +10,14 @@ import type { MediaWorkerPool } from '@meet/media-worker';
 import type { ChatMessage, NotificationData, NotificationMethod, ResponseData } from '@meet/protocol';
 import type { IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
+import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
 import { createPeer, closePeerMedia, notify, presence, presenceKey, type Peer } from '../peer/peer.js';
 import { handleRequest } from './requests.js';
 
 export interface RoomOptions {
   db: Db;
+  metrics: ServerMetrics;
   maxPeers: number;
   /** ICE servers (with fresh TURN credentials) and transport policy for one peer. */
   iceConfig: (peerId: string) => ResponseData<'getIceServers'>;
@@ -70,6 +72,10 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#options.db;
   }
 
+  get metrics(): ServerMetrics {
+    return this.#options.metrics;
+  }
+
   get maxPeers(): number {
     return this.#options.maxPeers;
   }
@@ -95,9 +101,14 @@ export class Room extends EventEmitter<{ close: [] }> {
     peer.log.debug('peer connected');
     protooPeer.on('request', (request, accept, reject) => {
       handleRequest(this, peer, request.method, request.data).then(
-        (response) => accept(response),
-        (error: { code?: number; message?: string }) =>
-          reject(error.code ?? 500, error.message ?? String(error)),
+        (response) => {
+          this.metrics.signalingRequest(request.method, 200);
+          accept(response);
+        },
+        (error: { code?: number; message?: string }) => {
+          this.metrics.signalingRequest(request.method, error.code ?? 500);
+          reject(error.code ?? 500, error.message ?? String(error));
+        },
       );
     });
     protooPeer.on('close', () => this.#removePeer(peer));

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { describeIssues, roomIdSchema } from '@meet/protocol';
 import { identityFromRequest, type IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
+import { invalidFrameMethod, type ServerMetrics } from '../metrics/registry.js';
 import type { RoomRegistry } from '../room/registry.js';
 import { WsProtooTransport } from './ws-transport.js';
 
@@ -17,7 +18,12 @@ declare module 'fastify' {
   }
 }
 
-export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry, db: Db): void {
+export function registerSignalingRoute(
+  app: FastifyInstance,
+  rooms: RoomRegistry,
+  db: Db,
+  metrics: ServerMetrics,
+): void {
   app.get(
     '/ws',
     {
@@ -42,7 +48,9 @@ export function registerSignalingRoute(app: FastifyInstance, rooms: RoomRegistry
       const { roomId } = querySchema.parse(request.query);
       const peerId = randomUUID();
       const log = request.log.child({ roomId, peerId });
-      const transport = new WsProtooTransport(socket, log);
+      const transport = new WsProtooTransport(socket, log, (code) =>
+        metrics.signalingRequest(invalidFrameMethod, code),
+      );
       try {
         const room = await rooms.getOrCreate(roomId);
         room.connect(peerId, transport, request.identity as IdentityInfo);

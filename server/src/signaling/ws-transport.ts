@@ -19,13 +19,16 @@ export interface TransportLogger {
 export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   readonly #socket: WebSocket;
   readonly #log: TransportLogger;
+  readonly #onRefused: ((errorCode: number) => void) | undefined;
   #closed = false;
   #early: unknown[] | undefined = [];
 
-  constructor(socket: WebSocket, log: TransportLogger) {
+  /** `onRefused` is told of every frame refused here (it never reaches protoo). */
+  constructor(socket: WebSocket, log: TransportLogger, onRefused?: (errorCode: number) => void) {
     super();
     this.#socket = socket;
     this.#log = log;
+    this.#onRefused = onRefused;
     this.on('newListener', (event) => {
       if (event !== 'message' || !this.#early) return;
       const early = this.#early;
@@ -107,6 +110,7 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   }
 
   #reject(id: number | undefined, errorCode: number, errorReason: string): void {
+    this.#onRefused?.(errorCode);
     this.send({ response: true, id: id ?? null, ok: false, errorCode, errorReason }).catch(() => {});
   }
 }
