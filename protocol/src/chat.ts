@@ -10,7 +10,8 @@ const maxSeq = 2n ** 63n - 1n;
 export const seqSchema = z
   .string()
   .regex(/^\d{1,19}$/, 'seq must be a decimal string')
-  .refine((s) => BigInt(s) <= maxSeq, 'seq is larger than 2^63-1');
+  // (a refinement runs after a failed regex too: only a decimal string reaches BigInt)
+  .refine((s) => !/^\d{1,19}$/.test(s) || BigInt(s) <= maxSeq, 'seq is larger than 2^63-1');
 export const maxMessageLength = 4000;
 
 export const chatPersonSchema = z.object({ id: uuidSchema, displayName: z.string() });

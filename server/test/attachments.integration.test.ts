@@ -169,9 +169,29 @@ for (const database of databases) {
       assert.deepEqual(readFileSync(join(attachmentsDir, row.storageKey)), png);
     });
 
+    /** Posts an uploaded file in a public message, as chatSend does. */
+    async function post(attachmentId: string, author: { id: string }): Promise<void> {
+      await server.app.database.prisma.message.create({
+        data: { roomId, authorId: author.id, clientId: `post-${attachmentId}`, text: '', attachmentId },
+      });
+    }
+
+    test('an upload not yet posted is readable by its uploader only', async () => {
+      const { body } = await upload(server, roomId, alice, 'draft.png', png);
+      const attachment = body.attachment;
+      assert.ok(attachment);
+      assert.equal((await download(server, attachment.url, alice)).status, 200);
+      const refused = await download(server, attachment.url, bob);
+      assert.equal(refused.status, 403);
+      assert.match((await errorOf(refused)).message, /not been shared/);
+      await post(attachment.id, alice);
+      assert.equal((await download(server, attachment.url, bob)).status, 200);
+    });
+
     test('a member downloads it: same bytes, served inline with the safety headers', async () => {
       const { body } = await upload(server, roomId, alice, 'holiday.png', png);
       const url = body.attachment?.url as string;
+      await post(body.attachment?.id as string, alice);
       for (const who of [alice, bob]) {
         const response = await download(server, url, who);
         assert.equal(response.status, 200);
@@ -195,6 +215,7 @@ for (const database of databases) {
       assert.equal(status, 201, JSON.stringify(body));
       assert.equal(body.attachment?.mimeType, 'text/plain');
       assert.equal(body.attachment?.fileName, fileName);
+      await post(body.attachment?.id as string, bob);
       const response = await download(server, body.attachment?.url as string, alice);
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');

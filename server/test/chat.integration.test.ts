@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChatMessage } from '@meet/protocol';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
+import { createIdentity } from '../../tests/helpers/identity.js';
 import { RawPeer, waitUntil } from './support/raw-peer.js';
 
 for (const database of ['embedded', 'postgres'] as const) {
@@ -80,6 +81,61 @@ for (const database of ['embedded', 'postgres'] as const) {
       assert.deepEqual(await historyOf(ann), ['hello all', 'psst, Ben']);
       assert.deepEqual(await historyOf(ben), ['hello all', 'psst, Ben']);
       assert.deepEqual(await historyOf(cid), ['hello all']);
+    });
+
+    test('client ids are scoped to the room: the same id in another room is another message', async () => {
+      const identity = await createIdentity(server.url, 'Cy');
+      const inA = await RawPeer.connect(server, `scope-a-${database}`, identity);
+      const inB = await RawPeer.connect(server, `scope-b-${database}`, identity);
+      for (const peer of [inA, inB]) {
+        const rtpCapabilities = await peer.ok('getRouterRtpCapabilities', {});
+        await peer.ok('join', { displayName: 'Cy', rtpCapabilities });
+      }
+      const a = await inA.ok<{ message: ChatMessage }>('chatSend', {
+        clientId: 'same-id-0001',
+        text: 'in A',
+      });
+      const b = await inB.ok<{ message: ChatMessage }>('chatSend', {
+        clientId: 'same-id-0001',
+        text: 'in B',
+      });
+      assert.notEqual(b.message.id, a.message.id);
+      assert.equal(b.message.text, 'in B');
+      const historyB = await inB.ok<{ messages: ChatMessage[] }>('chatHistory', {});
+      assert.deepEqual(
+        historyB.messages.map((m) => m.text),
+        ['in B'],
+      );
+    });
+
+    test('a message keeps the name its author had when writing it', async () => {
+      const roomId = `names-${database}`;
+      const identity = await createIdentity(server.url, 'Dee');
+      const dee = await RawPeer.connect(server, roomId, identity);
+      const rtpCapabilities = await dee.ok('getRouterRtpCapabilities', {});
+      await dee.ok('join', { displayName: 'Dee', rtpCapabilities });
+      const reader = await joinAs(roomId, 'Reader');
+      await dee.ok('chatSend', { clientId: 'before-rename', text: 'as Dee' });
+      await dee.ok('chatSend', { clientId: 'to-reader-01', text: 'psst', recipientId: reader.identity?.id });
+      // Rename both, as the lobby does with POST /api/identity.
+      for (const [who, name] of [
+        [identity.cookie, 'Deanna'],
+        [reader.identity?.cookie ?? '', 'Rita'],
+      ] as const) {
+        const renamed = await fetch(new URL('/api/identity', server.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', cookie: who },
+          body: JSON.stringify({ displayName: name }),
+        });
+        assert.equal(renamed.status, 200);
+      }
+      await dee.ok('chatSend', { clientId: 'after-rename', text: 'as Deanna' });
+      const history = await reader.ok<{ messages: ChatMessage[] }>('chatHistory', {});
+      const byText = new Map(history.messages.map((m) => [m.text, m]));
+      assert.equal(byText.get('as Dee')?.author?.displayName, 'Dee');
+      assert.equal(byText.get('psst')?.author?.displayName, 'Dee');
+      assert.equal(byText.get('psst')?.recipient?.displayName, 'Reader');
+      assert.equal(byText.get('as Deanna')?.author?.displayName, 'Deanna');
     });
 
     test('history pages newest first without gaps or repeats', async () => {

@@ -152,8 +152,10 @@ for (const kind of ['embedded', 'postgres'] as const) {
           roomId: room.id,
           kind: 'text',
           authorId: author.id,
+          authorName: 'Author then',
           clientId: 'client-1',
           recipientId: reader.id,
+          recipientName: 'Reader then',
           text: 'hello 👋',
           attachmentId: attachment.id,
           createdAt: at,
@@ -201,13 +203,18 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.equal(withRelations.attachment?.fileName, 'a.png');
       assert.ok(system.seq > message.seq);
       assert.equal(system.kind, 'system');
-      // (authorId, clientId) is unique: the idempotency of chat sends rests on it.
+      // (roomId, authorId, clientId) is unique: the idempotency of chat sends rests on it.
       await assert.rejects(
         p.message.create({
           data: { roomId: room.id, authorId: author.id, clientId: 'client-1', text: 'dup' },
         }),
         (error: { code?: string }) => error.code === 'P2002',
       );
+      // ... within a room: the same client id in another room is another message.
+      const other = await p.room.create({ data: { id: `other-room-${kind}` } });
+      await p.message.create({
+        data: { roomId: other.id, authorId: author.id, clientId: 'client-1', text: 'elsewhere' },
+      });
     });
   });
 }

@@ -1,6 +1,7 @@
 // HTTP API for chat attachments:
 //   POST /api/rooms/:roomId/attachments  (multipart, one file field named "file"; members only)
-//   GET  /api/attachments/:id            (members of the room; a private message's two people)
+//   GET  /api/attachments/:id            (members of the room; a private message's two people;
+//                                         the uploader alone while it is in no message)
 // The type is detected from the content (file-type.ts); the bytes go to an AttachmentStorage
 // under a server-generated key; the metadata is an Attachment row, later linked to a message.
 import { randomUUID } from 'node:crypto';
@@ -27,6 +28,8 @@ export interface AttachmentRoutesOptions {
   storage: AttachmentStorage;
   /** Largest accepted file, in bytes (config.attachments.maxBytes). */
   maxBytes: number;
+  /** Uploads per minute and client address. */
+  uploadsPerMinute: number;
 }
 
 const fileField = 'file';
@@ -95,7 +98,7 @@ async function readHead(
 
 export function registerAttachmentRoutes(
   app: FastifyInstance,
-  { db, storage, maxBytes }: AttachmentRoutesOptions,
+  { db, storage, maxBytes, uploadsPerMinute }: AttachmentRoutesOptions,
 ): void {
   const tooLarge = (fileName: string) =>
     `${fileName} is too large: attachments are limited to ${describeLimit(maxBytes)}`;
@@ -103,6 +106,7 @@ export function registerAttachmentRoutes(
   app.post(
     '/api/rooms/:roomId/attachments',
     {
+      config: { rateLimit: { max: uploadsPerMinute, timeWindow: 60_000 } },
       // @fastify/multipart stops reading the request (unpipes it) once the multipart body
       // is over, and an early answer (401, 415, 413) leaves the rest unread: read it out so
       // that the connection can carry the next request.
@@ -232,6 +236,8 @@ export function registerAttachmentRoutes(
     if (!(await isMember(db, attachment.roomId, identity.id)))
       return fail(reply, 403, `only participants of room ${attachment.roomId} may download its files`);
     const message = attachment.message;
+    if (!message && attachment.uploaderId !== identity.id)
+      return fail(reply, 403, 'this file has not been shared in a message yet');
     if (
       message &&
       message.recipientId !== null &&

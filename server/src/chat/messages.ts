@@ -6,14 +6,10 @@ import { badRequest, conflict, forbidden, notFound } from '../signaling/errors.j
 import { isMember } from './membership.js';
 
 const include = {
-  author: { select: { id: true, displayName: true } },
-  recipient: { select: { id: true, displayName: true } },
   attachment: { select: { id: true, fileName: true, mimeType: true, size: true } },
 } as const;
 
 type Row = NonNullable<Awaited<ReturnType<Db['message']['findFirst']>>> & {
-  author: { id: string; displayName: string } | null;
-  recipient: { id: string; displayName: string } | null;
   attachment: { id: string; fileName: string; mimeType: string; size: number } | null;
 };
 
@@ -25,8 +21,10 @@ export function toChatMessage(row: Row): ChatMessage {
     id: row.id,
     seq: row.seq.toString(),
     kind: row.kind,
-    author: row.author,
-    recipient: row.recipient,
+    // The names as they were when the message was written (a later rename changes nothing).
+    author: row.authorId === null ? null : { id: row.authorId, displayName: row.authorName ?? '' },
+    recipient:
+      row.recipientId === null ? null : { id: row.recipientId, displayName: row.recipientName ?? '' },
     clientId: row.clientId,
     text: deleted ? '' : row.text,
     attachment:
@@ -53,10 +51,6 @@ export interface SendInput {
   attachmentId?: string | undefined;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string }).code === 'P2002';
-}
-
 export type PreparedSend =
   | { existing: ChatMessage }
   | {
@@ -67,11 +61,13 @@ export type PreparedSend =
 
 /**
  * Checks a send and returns either the message already stored under this
- * (author, clientId) — a retry after a lost acknowledgement — or a `store` step. The
+ * (room, author, clientId) — a retry after a lost acknowledgement — or a `store` step. The
  * checks run outside the room's ordered section; only the single INSERT runs inside.
  */
 export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSend> {
-  const key = { authorId_clientId: { authorId: input.authorId, clientId: input.clientId } };
+  const key = {
+    roomId_authorId_clientId: { roomId: input.roomId, authorId: input.authorId, clientId: input.clientId },
+  };
   const existing = await db.message.findUnique({ where: key, include });
   if (existing) return { existing: toChatMessage(existing) };
 
@@ -103,25 +99,31 @@ export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSen
   }
   return {
     async store() {
-      try {
-        const row = await db.message.create({
+      // ON CONFLICT DO NOTHING: a concurrent retry with the same client id (or the attachment
+      // linked to another message meanwhile) inserts nothing instead of raising an error.
+      const [row] = await db.message
+        .createManyAndReturn({
           data: {
             roomId: input.roomId,
             authorId: input.authorId,
+            authorName: author.displayName,
             clientId: input.clientId,
             text: input.text,
             recipientId: recipient?.id ?? null,
+            recipientName: recipient?.displayName ?? null,
             attachmentId: attachment?.id ?? null,
           },
+          skipDuplicates: true,
+        })
+        .catch((error: unknown) => {
+          // The upload was removed (never posted in time) between the check and the insert.
+          if ((error as { code?: string }).code === 'P2003') throw notFound('the attachment has expired');
+          throw error;
         });
-        return { message: toChatMessage({ ...row, author, recipient, attachment }), created: true };
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-        // A concurrent retry with the same clientId, or the attachment linked meanwhile.
-        const row = await db.message.findUnique({ where: key, include });
-        if (!row) throw conflict('the attachment is already part of a message');
-        return { message: toChatMessage(row), created: false };
-      }
+      if (row) return { message: toChatMessage({ ...row, attachment }), created: true };
+      const stored = await db.message.findUnique({ where: key, include });
+      if (!stored) throw conflict('the attachment is already part of a message');
+      return { message: toChatMessage(stored), created: false };
     },
   };
 }
