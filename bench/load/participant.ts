@@ -186,7 +186,7 @@ export class MeetParticipant implements SimulatedParticipant {
       if (this.#recv) void this.#consume(peerId, producer);
       else pending.push({ peerId, producer });
     });
-    signaling.on('roomReset', ({ reason }) => this.errors.push(`roomReset: ${reason}`));
+    signaling.on('mediaReset', ({ reason }) => this.errors.push(`mediaReset: ${reason}`));
 
     const routerRtpCapabilities = await signaling.request('getRouterRtpCapabilities', {});
     const device = new Device(weriftCapabilities(), { handlerName: 'werift' });

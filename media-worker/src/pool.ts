@@ -68,6 +68,7 @@ export class MediaWorkerPool extends EventEmitter<{
   readonly #log: PoolLogger;
   readonly #slots: Slot[] = [];
   #closed = false;
+  #rtpCapabilities: types.RtpCapabilities | undefined;
 
   private constructor(config: MediaPoolConfig, log: PoolLogger) {
     super();
@@ -93,11 +94,22 @@ export class MediaWorkerPool extends EventEmitter<{
     }
     try {
       await Promise.all(pool.#slots.map((slot) => slot.ready));
+      // Every router has the same codecs, so the same capabilities: read them once from a
+      // router made for that, so that a browser can ask for them before any room has one.
+      const probe = await pool.#slots[0]?.worker?.createRouter({ mediaCodecs: roomMediaCodecs });
+      pool.#rtpCapabilities = probe?.rtpCapabilities;
+      probe?.close();
     } catch (error) {
       pool.close();
       throw error;
     }
     return pool;
+  }
+
+  /** The RTP capabilities of this pool's routers (all alike). */
+  get rtpCapabilities(): types.RtpCapabilities {
+    if (!this.#rtpCapabilities) throw new Error('media worker pool is not started');
+    return this.#rtpCapabilities;
   }
 
   get size(): number {

@@ -119,8 +119,12 @@ export const notifications = {
   producerPaused: z.object({ peerId: idSchema, producerId: idSchema }),
   producerResumed: z.object({ peerId: idSchema, producerId: idSchema }),
   consumerClosed: z.object({ consumerId: idSchema, producerId: idSchema }),
-  /** The room's media state was lost (its worker died): join again from scratch. */
-  roomReset: z.object({ reason: z.string() }),
+  /**
+   * The room's media was lost (its worker died): every transport, producer and consumer of
+   * the call is gone. Still joined, still in the call and in the chat: create the transports
+   * again, send again, and consume the producers announced from now on.
+   */
+  mediaReset: z.object({ reason: z.string() }),
   ...chatNotifications,
 } as const;
 

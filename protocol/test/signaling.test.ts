@@ -199,6 +199,7 @@ describe('validateRequest', () => {
     assertRejected(validateRequest('chatEdit', { messageId: uuid, text: 'x\u0007' }), /control/);
     assert.equal(validateRequest('chatSend', { clientId: 'client-0001', text: 'line\nnext\ttab' }).ok, true);
     assertRejected(validateRequest('chatHistory', { beforeSeq: '9223372036854775808' }), /2\^63-1/);
+    assertRejected(validateRequest('chatHistory', { beforeSeq: 'abc' }), /decimal string/);
     assertRejected(validateRequest('chatMarkRead', { seq: '9999999999999999999' }), /2\^63-1/);
     assertRejected(validateRequest('restartIce', { transportId: 't\u0000' }), /transportId/);
     assertRejected(validateRequest('consume', { transportId: 't 1', producerId: 'p' }), /transportId/);

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyMultipart from '@fastify/multipart';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { MediaWorkerPool } from '@meet/media-worker';
+import { scheduleAttachmentCleanup } from './attachments/cleanup.js';
 import { registerAttachmentRoutes } from './attachments/routes.js';
 import { LocalDiskStorage } from './attachments/storage.js';
 import { registerIdentityRoutes } from './auth/routes.js';
@@ -18,6 +20,7 @@ import { MediaCollector, registerMediaMetrics } from './metrics/media-collector.
 import { ServerMetrics } from './metrics/registry.js';
 import { registerMetricsRoutes } from './metrics/routes.js';
 import { RoomRegistry } from './room/registry.js';
+import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
 
 export interface App {
@@ -30,7 +33,7 @@ export interface App {
 }
 
 export async function createApp(config: Config): Promise<App> {
-  const fastify = Fastify({ logger: { level: config.logLevel } });
+  const fastify = Fastify({ logger: { level: config.logLevel }, trustProxy: config.trustProxy });
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     embeddedDir: join(config.dataDir, 'pglite'),
@@ -47,12 +50,14 @@ export async function createApp(config: Config): Promise<App> {
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
   const db = database.prisma;
   const metrics = new ServerMetrics();
-  const rooms = new RoomRegistry(pool, fastify.log, {
+  const rooms = new RoomRegistry(fastify.log, {
     db,
     metrics,
-    maxPeers: config.maxPeersPerRoom,
-    iceConfig: (peerId) => ({
-      iceServers: iceServersFor(config.turn, peerId),
+    pool,
+    maxParticipants: config.maxPeersPerRoom,
+    limits: config.participantLimits,
+    iceConfig: (participantId) => ({
+      iceServers: iceServersFor(config.turn, participantId),
       iceTransportPolicy: config.iceTransportPolicy,
       iceServersTtl: config.turn.secret && config.turn.urls.length ? config.turn.ttlSeconds : null,
     }),
@@ -66,16 +71,33 @@ export async function createApp(config: Config): Promise<App> {
     throw error;
   }
 
+  await registerSecurityHeaders(fastify, { webDir: config.webDir });
+  // Per-route limits (identities, uploads), by client address; 429 with Retry-After.
+  await fastify.register(fastifyRateLimit, { global: false });
   await fastify.register(fastifyCookie);
   await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
-  registerIdentityRoutes(fastify, db, config.secureCookie);
-  registerSignalingRoute(fastify, rooms, db, metrics);
+  registerIdentityRoutes(fastify, db, config.secureCookie, config.rateLimits.identities);
+  registerSignalingRoute(fastify, rooms, db, metrics, {
+    allowedOrigins: config.allowedOrigins,
+    ...config.signaling,
+  });
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
+  const storage = new LocalDiskStorage(config.attachments.dir);
   registerAttachmentRoutes(fastify, {
     db,
-    storage: new LocalDiskStorage(config.attachments.dir),
+    storage,
     maxBytes: config.attachments.maxBytes,
+    uploadsPerMinute: config.rateLimits.uploads,
   });
+  const cleanup = scheduleAttachmentCleanup(
+    {
+      db,
+      storage,
+      unpostedTtlMs: config.attachments.unpostedTtlMs,
+      log: fastify.log.child({ component: 'attachments' }),
+    },
+    Math.min(60_000, Math.max(1000, config.attachments.unpostedTtlMs / 2)),
+  );
 
   registerHealthRoute(fastify, pool, db);
 
@@ -101,7 +123,8 @@ export async function createApp(config: Config): Promise<App> {
     database,
     metrics,
     async close() {
-      await rooms.closeAll();
+      rooms.closeAll();
+      await cleanup.stop();
       await fastify.close();
       pool.close();
       await database.close();

@@ -5,8 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
 import type { TurnConfig } from './auth/turn-credentials.js';
+import { defaultParticipantLimits, type ParticipantLimits } from './participant/limits.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 const envSchema = z.object({
   PORT: port.default(3000),
@@ -60,7 +62,33 @@ const envSchema = z.object({
     .min(1024)
     .max(2 * 1024 ** 3)
     .default(25 * 1024 * 1024),
-  COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  TRUST_PROXY: z.string().min(1).optional(),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each ALLOWED_ORIGINS entry is scheme://host[:port]')),
+    )
+    .optional(),
+  SIGNALING_RATE: positiveInt(10_000).default(defaultParticipantLimits.requestsPerSecond),
+  SIGNALING_BURST: positiveInt(100_000).default(defaultParticipantLimits.requestBurst),
+  CHAT_RATE: positiveInt(1_000).default(defaultParticipantLimits.chatPerSecond),
+  CHAT_BURST: positiveInt(10_000).default(defaultParticipantLimits.chatBurst),
+  MAX_CONSUMERS_PER_PARTICIPANT: positiveInt(10_000).default(defaultParticipantLimits.consumers),
+  SIGNALING_MAX_BUFFERED: positiveInt(1024 ** 3).default(4 * 1024 * 1024),
+  HEARTBEAT_INTERVAL: positiveInt(3_600_000).default(10_000),
+  JOIN_TIMEOUT: positiveInt(3_600_000).default(15_000),
+  MAX_CONNECTIONS_PER_IP: positiveInt(1_000_000).default(100),
+  MAX_CONNECTIONS_PER_IDENTITY: positiveInt(1_000_000).default(10),
+  IDENTITY_RATE_LIMIT: positiveInt(1_000_000).default(30),
+  UPLOAD_RATE_LIMIT: positiveInt(1_000_000).default(60),
+  ATTACHMENT_UNPOSTED_TTL: positiveInt(365 * 24 * 3600).default(24 * 3600),
   METRICS_TOKEN: z
     .string()
     .min(16, 'METRICS_TOKEN must be at least 16 characters')
@@ -103,14 +131,39 @@ export interface Config {
   /** PostgreSQL URL; unset: embedded PostgreSQL (PGlite) in dataDir/pglite. */
   databaseUrl: string | undefined;
   dataDir: string;
-  attachments: { dir: string; maxBytes: number };
+  attachments: { dir: string; maxBytes: number; unpostedTtlMs: number };
   /** Mark the identity cookie Secure (set true when served over https). */
-  secureCookie: boolean;
+  secureCookie: boolean | 'auto';
+  /** Fastify's trustProxy: whom to believe for the client address and protocol. */
+  trustProxy: boolean | string[];
+  /** Origins whose pages may open the signaling websocket; undefined: this server's own. */
+  allowedOrigins: string[] | undefined;
+  participantLimits: ParticipantLimits;
+  signaling: {
+    /** Unsent bytes on a socket beyond which it is closed (a client that stopped reading). */
+    maxBufferedBytes: number;
+    /** Websocket ping interval; a socket that missed two pongs is dropped. */
+    heartbeatMs: number;
+    maxConnectionsPerIp: number;
+    maxConnectionsPerIdentity: number;
+  };
+  /** Requests per minute and client address. */
+  rateLimits: { identities: number; uploads: number };
   /**
    * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
    * `listen`, it is served on that separate address only. With neither it is not served.
    */
   metrics: { token: string | undefined; listen: { host: string; port: number } | undefined };
+}
+
+/** TRUST_PROXY: true/false, or the proxies' addresses/CIDRs (comma-separated). */
+function parseTrustProxy(value: string | undefined): boolean | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 /** First non-internal IPv4 address, so that other machines on the LAN can reach the media. */
@@ -154,8 +207,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     attachments: {
       dir: e.ATTACHMENTS_DIR ?? join(e.DATA_DIR, 'attachments'),
       maxBytes: e.ATTACHMENT_MAX_BYTES,
+      unpostedTtlMs: e.ATTACHMENT_UNPOSTED_TTL * 1000,
     },
-    secureCookie: e.COOKIE_SECURE === 'true',
+    secureCookie: e.COOKIE_SECURE === 'auto' ? 'auto' : e.COOKIE_SECURE === 'true',
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    participantLimits: {
+      ...defaultParticipantLimits,
+      requestsPerSecond: e.SIGNALING_RATE,
+      requestBurst: e.SIGNALING_BURST,
+      chatPerSecond: e.CHAT_RATE,
+      chatBurst: e.CHAT_BURST,
+      consumers: e.MAX_CONSUMERS_PER_PARTICIPANT,
+      joinTimeoutMs: e.JOIN_TIMEOUT,
+    },
+    signaling: {
+      maxBufferedBytes: e.SIGNALING_MAX_BUFFERED,
+      heartbeatMs: e.HEARTBEAT_INTERVAL,
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      maxConnectionsPerIdentity: e.MAX_CONNECTIONS_PER_IDENTITY,
+    },
+    rateLimits: { identities: e.IDENTITY_RATE_LIMIT, uploads: e.UPLOAD_RATE_LIMIT },
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
   };
 }

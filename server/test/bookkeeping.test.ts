@@ -1,14 +1,13 @@
-// Room and peer bookkeeping, and configuration: loadConfig, peer/peer.ts with simple fakes,
-// and RoomRegistry/Room on the real MediaWorkerPool (signaling through fake transports).
+// Room and participant bookkeeping, and configuration: loadConfig, the participant's rate
+// limit and request queue, and RoomRegistry/Room on the real MediaWorkerPool (signaling
+// through fake transports).
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyBaseLogger } from 'fastify';
-import type { types } from 'mediasoup';
-import type { Peer as ProtooPeer, ProtooTransport } from 'protoo-server';
+import type { ProtooTransport } from 'protoo-server';
 import { detectAnnouncedAddress, loadConfig } from '../src/config.js';
-import { closePeerMedia, createPeer, notify, peerInfo, peerStatus } from '../src/peer/peer.js';
+import { SerialQueue, TokenBucket } from '../src/participant/limits.js';
 import type { Room } from '../src/room/room.js';
 import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
@@ -138,147 +137,50 @@ describe('loadConfig', () => {
 
 // ---------------------------------------------------------------------------------------
 
-interface LogCall {
-  level: string;
-  args: unknown[];
-}
-
-function fakeLog(calls: LogCall[] = []): FastifyBaseLogger {
-  const log: Record<string, unknown> = {};
-  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) {
-    log[level] = (...args: unknown[]) => calls.push({ level, args });
-  }
-  log.child = () => log;
-  log.level = 'trace';
-  return log as unknown as FastifyBaseLogger;
-}
-
-function fakeProtooPeer(options: { closed?: boolean; fail?: boolean } = {}) {
-  const sent: Array<[string, unknown]> = [];
-  const protoo = {
-    closed: options.closed ?? false,
-    notify: (method: string, data: unknown) => {
-      sent.push([method, data]);
-      return options.fail ? Promise.reject(new Error('socket gone')) : Promise.resolve();
-    },
-  };
-  return { protoo: protoo as unknown as ProtooPeer, sent };
-}
-
-function fakeTransport(id: string) {
-  const transport = {
-    id,
-    closed: false,
-    close() {
-      transport.closed = true;
-    },
-  };
-  return transport;
-}
-
-const someone = { id: '7a0c1f2e-1111-4222-8333-944455556666', displayName: 'Someone' };
-
-describe('peer bookkeeping', () => {
-  test('createPeer starts not joined with empty maps', () => {
-    const { protoo } = fakeProtooPeer();
-    const log = fakeLog();
-    const peer = createPeer('p1', protoo, log, someone);
-    assert.equal(peer.id, 'p1');
-    assert.equal(peer.protoo, protoo);
-    assert.equal(peer.log, log);
-    assert.equal(peer.identity, someone);
-    assert.equal(peer.joined, false);
-    assert.equal(peer.away, false);
-    assert.equal(peer.displayName, undefined);
-    assert.equal(peer.rtpCapabilities, undefined);
-    assert.equal(peer.transports.size, 0);
-    assert.equal(peer.producers.size, 0);
-    assert.equal(peer.consumers.size, 0);
-    const other = createPeer('p2', protoo, log, someone);
-    assert.notEqual(other.transports, peer.transports, 'maps are not shared between peers');
+describe('participant limits', () => {
+  test('TokenBucket: a burst, then one token per 1/rate seconds, with the wait when empty', () => {
+    let now = 0;
+    const bucket = new TokenBucket(10, 3, () => now);
+    assert.deepEqual([bucket.take(), bucket.take(), bucket.take()], [0, 0, 0]);
+    assert.equal(bucket.take(), 100, 'empty: the next token comes in 100 ms');
+    now += 50;
+    assert.equal(bucket.take(), 50);
+    now += 50;
+    assert.equal(bucket.take(), 0);
+    now += 10_000;
+    assert.deepEqual([bucket.take(), bucket.take(), bucket.take(), bucket.take() > 0], [0, 0, 0, true]);
   });
 
-  test('peerInfo describes the peer and its producers', () => {
-    const peer = createPeer('p1', fakeProtooPeer().protoo, fakeLog(), someone);
-    assert.deepEqual(peerInfo(peer), {
-      id: 'p1',
-      identityId: someone.id,
-      displayName: '',
-      status: 'text',
-      inCall: false,
-      producers: [],
-    });
-    peer.displayName = 'Alice';
-    peer.transports.set('t1', fakeTransport('t1') as unknown as types.WebRtcTransport);
-    const producers = [
-      { id: 'a1', kind: 'audio', paused: true, appData: { source: 'mic' } },
-      { id: 'v1', kind: 'video', paused: false, appData: { source: 'webcam' } },
-    ];
-    for (const producer of producers) {
-      peer.producers.set(producer.id, producer as never);
-    }
-    assert.deepEqual(peerInfo(peer), {
-      id: 'p1',
-      identityId: someone.id,
-      displayName: 'Alice',
-      status: 'call',
-      inCall: true,
-      producers: [
-        { id: 'a1', kind: 'audio', source: 'mic', paused: true },
-        { id: 'v1', kind: 'video', source: 'webcam', paused: false },
-      ],
-    });
-  });
-
-  test('peerStatus: away wins, else in the call with transports, else text', () => {
-    const peer = createPeer('p1', fakeProtooPeer().protoo, fakeLog(), someone);
-    assert.equal(peerStatus(peer), 'text');
-    peer.transports.set('t1', fakeTransport('t1') as unknown as types.WebRtcTransport);
-    assert.equal(peerStatus(peer), 'call');
-    peer.away = true;
-    assert.equal(peerStatus(peer), 'away');
-    assert.equal(peerInfo(peer).inCall, true, 'away but still in the call');
-    peer.transports.clear();
-    assert.equal(peerStatus(peer), 'away');
-    peer.away = false;
-    assert.equal(peerStatus(peer), 'text');
-  });
-
-  test('closePeerMedia closes every transport and clears the maps', () => {
-    const peer = createPeer('p1', fakeProtooPeer().protoo, fakeLog(), someone);
-    const transports = [fakeTransport('t1'), fakeTransport('t2')];
-    for (const t of transports) peer.transports.set(t.id, t as unknown as types.WebRtcTransport);
-    peer.producers.set('pr', {} as never);
-    peer.consumers.set('co', {} as never);
-    closePeerMedia(peer);
-    assert.deepEqual(
-      transports.map((t) => t.closed),
-      [true, true],
+  test('SerialQueue runs tasks one at a time in order, and says when its backlog is full', async () => {
+    const queue = new SerialQueue(2);
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const first = queue.run(
+      () =>
+        new Promise<void>((resolve) => {
+          order.push('first starts');
+          release = () => {
+            order.push('first ends');
+            resolve();
+          };
+        }),
     );
-    assert.equal(peer.transports.size, 0);
-    assert.equal(peer.producers.size, 0);
-    assert.equal(peer.consumers.size, 0);
-    closePeerMedia(peer); // idempotent
-  });
-
-  test('notify sends to an open peer, skips a closed one, and swallows a failed send', async () => {
-    const open = fakeProtooPeer();
-    notify(createPeer('p1', open.protoo, fakeLog(), someone), 'peerLeft', { peerId: 'x' });
-    assert.deepEqual(open.sent, [['peerLeft', { peerId: 'x' }]]);
-
-    const closed = fakeProtooPeer({ closed: true });
-    notify(createPeer('p2', closed.protoo, fakeLog(), someone), 'peerLeft', { peerId: 'x' });
-    assert.deepEqual(closed.sent, []);
-
-    const failing = fakeProtooPeer({ fail: true });
-    const calls: LogCall[] = [];
-    notify(createPeer('p3', failing.protoo, fakeLog(calls), someone), 'roomReset', { reason: 'test' });
+    const second = queue.run(async () => {
+      order.push('second');
+    });
+    const third = queue.run(async () => {
+      throw new Error('third fails');
+    });
+    assert.equal(queue.full, true, 'two waiting behind the running one');
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(failing.sent.length, 1);
-    assert.deepEqual(
-      calls.map((c) => [c.level, c.args[1]]),
-      [['debug', 'notification not sent']],
-    );
+    assert.deepEqual(order, ['first starts']);
+    release();
+    await first;
+    await second;
+    await assert.rejects(third, /third fails/);
+    assert.deepEqual(order, ['first starts', 'first ends', 'second']);
+    assert.equal(queue.full, false);
+    assert.equal(await queue.run(async () => 'after a failure'), 'after a failure');
   });
 });
 
@@ -331,7 +233,7 @@ describe('rooms on the real media worker pool', () => {
   const openRooms: Room[] = [];
 
   async function getRoom(roomId: string): Promise<Room> {
-    const room = await server.app.rooms.getOrCreate(roomId);
+    const room = server.app.rooms.getOrCreate(roomId);
     openRooms.push(room);
     return room;
   }
@@ -359,7 +261,7 @@ describe('rooms on the real media worker pool', () => {
 
   async function join(room: Room, peerId: string, displayName: string): Promise<FakeTransport> {
     const transport = await connect(room, peerId);
-    await transport.ok('join', { displayName, rtpCapabilities: room.router.rtpCapabilities });
+    await transport.ok('join', { displayName, rtpCapabilities: room.rtpCapabilities });
     return transport;
   }
 
@@ -378,22 +280,26 @@ describe('rooms on the real media worker pool', () => {
     await server?.close();
   });
 
-  test('concurrent getOrCreate of the same room id returns the same Room and makes one router', async () => {
+  test('a room has no router until someone needs media; then exactly one, however many ask', async () => {
     const roomId = newRoomId('same');
     const routersBefore = await totalRouters();
-    const rooms = await Promise.all(Array.from({ length: 8 }, () => server.app.rooms.getOrCreate(roomId)));
+    const rooms = Array.from({ length: 8 }, () => server.app.rooms.getOrCreate(roomId));
     openRooms.push(...rooms);
     const [first] = rooms;
     assert.ok(first);
     for (const room of rooms) assert.equal(room, first);
     assert.equal(first.id, roomId);
     assert.equal(first.closed, false);
+    assert.equal(await totalRouters(), routersBefore, 'opening a room makes no router');
+    assert.equal(await first.currentMedia(), undefined);
+    const medias = await Promise.all(Array.from({ length: 8 }, () => first.ensureMedia()));
+    for (const media of medias) assert.equal(media, medias[0]);
     assert.equal(await totalRouters(), routersBefore + 1, 'one router for the room');
-    assert.equal((await server.app.rooms.list()).filter((r) => r.id === roomId).length, 1);
+    assert.equal(server.app.rooms.list().filter((r) => r.id === roomId).length, 1);
     // And later calls find it too.
-    assert.equal(await server.app.rooms.getOrCreate(roomId), first);
+    assert.equal(server.app.rooms.getOrCreate(roomId), first);
     first.close();
-    assert.equal(await totalRouters(), routersBefore, 'its router was closed with it');
+    await waitUntil('the router to close', async () => (await totalRouters()) === routersBefore);
   });
 
   test('a room closes and leaves the registry when its last peer disconnects', async () => {
@@ -405,30 +311,32 @@ describe('rooms on the real media worker pool', () => {
     const alice = await join(room, 'alice', 'Alice');
     const bob = await join(room, 'bob', 'Bob');
     const transport = await bob.ok('createWebRtcTransport', { direction: 'recv' });
-    const bobsTransport = room.peers.get('bob')?.transports.get(transport.id as string);
+    const bobsTransport = room.participants.get('bob')?.transports.get(transport.id as string);
+    const media = await room.currentMedia();
+    assert.ok(media, 'the first transport made the room its router');
     assert.ok(bobsTransport);
     assert.deepEqual(alice.notifications('peerJoined'), [await joinedInfo('bob', 'Bob')]);
     assert.deepEqual(alice.notifications('peerStatus'), [{ peerId: 'bob', status: 'call', inCall: true }]);
-    assert.deepEqual(new Set(room.peers.keys()), new Set(['alice', 'bob']));
+    assert.deepEqual(new Set(room.participants.keys()), new Set(['alice', 'bob']));
 
     alice.close();
-    assert.equal(room.peers.has('alice'), false);
+    assert.equal(room.participants.has('alice'), false);
     assert.equal(room.closed, false, 'one peer is left');
     assert.deepEqual(bob.notifications('peerLeft'), [{ peerId: 'alice' }]);
-    assert.ok((await server.app.rooms.list()).includes(room));
+    assert.ok(server.app.rooms.list().includes(room));
 
     bob.close();
     assert.equal(room.closed, true);
     assert.equal(closeEvents, 1);
-    assert.equal(room.peers.size, 0);
-    assert.equal(room.router.closed, true);
+    assert.equal(room.participants.size, 0);
+    assert.equal(media.router.closed, true);
     assert.equal(bobsTransport.closed, true, "the last peer's transports were closed");
-    assert.equal((await server.app.rooms.list()).includes(room), false);
+    assert.equal(server.app.rooms.list().includes(room), false);
 
     const again = await getRoom(roomId);
     assert.notEqual(again, room, 'a new room is made for the same id');
     assert.equal(again.closed, false);
-    assert.notEqual(again.router.id, room.router.id);
+    assert.notEqual((await again.ensureMedia()).router.id, media.router.id);
     again.close();
   });
 
@@ -438,7 +346,7 @@ describe('rooms on the real media worker pool', () => {
     assert.ok(await lurker.ok('getRouterRtpCapabilities'));
     lurker.close();
     assert.equal(room.closed, true);
-    assert.equal((await server.app.rooms.list()).includes(room), false);
+    assert.equal(server.app.rooms.list().includes(room), false);
   });
 
   test('rooms on different ids have different routers, spread over the workers', async () => {
@@ -447,22 +355,23 @@ describe('rooms on the real media worker pool', () => {
     const a = await getRoom(newRoomId('a'));
     const b = await getRoom(newRoomId('b'));
     assert.notEqual(a, b);
-    assert.notEqual(a.router.id, b.router.id);
-    assert.notEqual(a.workerIndex, b.workerIndex, 'the least loaded worker is chosen');
+    const [mediaA, mediaB] = [await a.ensureMedia(), await b.ensureMedia()];
+    assert.notEqual(mediaA.router.id, mediaB.router.id);
+    assert.notEqual(mediaA.workerIndex, mediaB.workerIndex, 'the least loaded worker is chosen');
     assert.deepEqual(
       (await server.app.pool.health()).map((w) => w.routers),
       [1, 1],
     );
-    // Peers of one room are not visible in the other.
+    // Participants of one room are not visible in the other.
     const alice = await join(a, 'alice', 'Alice');
     await join(b, 'bob', 'Bob');
     assert.deepEqual(alice.notifications('peerJoined'), []);
     assert.deepEqual(
-      a.joinedPeers().map((p) => p.id),
+      a.joinedParticipants().map((p) => p.id),
       ['alice'],
     );
     assert.deepEqual(
-      b.joinedPeers().map((p) => p.id),
+      b.joinedParticipants().map((p) => p.id),
       ['bob'],
     );
     a.close();
@@ -485,19 +394,19 @@ describe('rooms on the real media worker pool', () => {
 
   test('a full room refuses a join (429) without counting the refused peer', async () => {
     const room = await getRoom(newRoomId('full'));
-    assert.equal(room.maxPeers, 2);
+    assert.equal(room.maxParticipants, 2);
     await join(room, 'one', 'One');
     await join(room, 'two', 'Two');
     const three = await connect(room, 'three');
     const response = await three.request('join', {
       displayName: 'Three',
-      rtpCapabilities: room.router.rtpCapabilities,
+      rtpCapabilities: room.rtpCapabilities,
     });
     assert.equal(response.ok, undefined);
     assert.equal(response.errorCode, 429);
     assert.match(String(response.errorReason), /room is full \(2 participants\)/);
-    assert.equal(room.peers.get('three')?.joined, false);
-    assert.equal(room.joinedPeers().length, 2);
+    assert.equal(room.participants.get('three')?.joined, false);
+    assert.equal(room.joinedParticipants().length, 2);
     room.close();
   });
 
@@ -507,14 +416,15 @@ describe('rooms on the real media worker pool', () => {
     const late = new FakeTransport();
     room.connect('late', late, await identityOf('late'));
     assert.equal(late.closed, true);
-    assert.equal(room.peers.size, 0);
+    assert.equal(room.participants.size, 0);
   });
 
   test('closeAll closes every open room', async () => {
     const rooms = [await getRoom(newRoomId('all')), await getRoom(newRoomId('all'))];
-    await server.app.rooms.closeAll();
+    for (const room of rooms) await room.ensureMedia();
+    server.app.rooms.closeAll();
     for (const room of rooms) assert.equal(room.closed, true);
-    assert.deepEqual(await server.app.rooms.list(), []);
-    assert.equal(await totalRouters(), 0);
+    assert.deepEqual(server.app.rooms.list(), []);
+    await waitUntil('every router to close', async () => (await totalRouters()) === 0);
   });
 });

@@ -241,10 +241,11 @@ describe('with METRICS_TOKEN', () => {
     });
     // The room's worker hosts one router.
     const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
-    assert.ok(room);
+    const media = await room?.currentMedia();
+    assert.ok(media);
     const m = await scrapeNow();
-    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(room.workerIndex) }), 1);
-    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(1 - room.workerIndex) }), 0);
+    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(media.workerIndex) }), 1);
+    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(1 - media.workerIndex) }), 0);
 
     await closeAll();
     assert.deepEqual(gauges(await scrapeNow()), none);
@@ -263,9 +264,10 @@ describe('with METRICS_TOKEN', () => {
       dtlsParameters: clientDtlsParameters(),
     });
     const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
-    assert.ok(room);
-    const worker = String(room.workerIndex);
-    const port = (await server.app.pool.health()).find((w) => w.index === room.workerIndex)?.port;
+    const media = await room?.currentMedia();
+    assert.ok(room && media);
+    const worker = String(media.workerIndex);
+    const port = (await server.app.pool.health()).find((w) => w.index === media.workerIndex)?.port;
     assert.ok(port);
     const bytes = (m: Metrics) => ({
       received: valueOf(m, 'meet_webrtc_received_bytes_total', { worker }) as number,
@@ -279,7 +281,7 @@ describe('with METRICS_TOKEN', () => {
     const failuresBefore = failures(before);
 
     const socket = await connectIceOverTcp(port, transport.iceParameters);
-    const serverTransport = room.peers.get(peerId)?.transports.get(transport.id);
+    const serverTransport = room.participants.get(peerId)?.transports.get(transport.id);
     await waitUntil('ICE to complete', () => serverTransport?.iceState === 'completed');
     const connected = await scrapeUntil(
       'the first STUN response to be counted',

@@ -1,6 +1,7 @@
-// The real server when a mediasoup worker process dies: the peers of the rooms on that
-// worker are told (roomReset) and disconnected, rooms on other workers are untouched, the
-// worker is replaced, and the room id works again on a live worker.
+// The real server when a mediasoup worker process dies: the room's media part is dropped,
+// its callers are told (mediaReset) and set their media up again on a live worker, while
+// every socket, the chat and chat-only participants carry on; rooms on other workers are
+// untouched and the worker is replaced.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
@@ -36,7 +37,7 @@ async function joinAs(roomId: string, displayName: string) {
 }
 
 async function roomOf(roomId: string): Promise<Room> {
-  const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = server.app.rooms.list().find((r) => r.id === roomId);
   assert.ok(room, `room ${roomId} is open`);
   return room;
 }
@@ -52,13 +53,15 @@ async function healthBody() {
   return { status: response.status, body: (await response.json()) as unknown };
 }
 
-test("killing a room's worker resets that room's peers, and the room id works again", async () => {
+test("killing a room's worker resets its callers' media only: sockets, chat and chat-only participants stay, media comes back", async () => {
   const doomedId = `doomed-${process.pid}`;
   const safeId = `safe-${process.pid}`;
 
-  // Two peers with media state in the doomed room, one peer in a room on the other worker.
+  // Two callers with media state in the doomed room, a chat-only participant beside them,
+  // and a caller in a room on the other worker.
   const alice = await joinAs(doomedId, 'Alice');
   const bob = await joinAs(doomedId, 'Bob');
+  const dana = await joinAs(doomedId, 'Dana');
   const send = await alice.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
   await alice.peer.ok('connectWebRtcTransport', {
     transportId: send.id,
@@ -70,112 +73,104 @@ test("killing a room's worker resets that room's peers, and the room id works ag
     rtpParameters: opusRtpParameters(),
     source: 'mic',
   });
+  await bob.peer.ok('createWebRtcTransport', { direction: 'recv' });
   await bob.peer.nextNotification('newProducer');
   const carol = await joinAs(safeId, 'Carol');
+  await carol.peer.ok('createWebRtcTransport', { direction: 'recv' });
 
   const doomed = await roomOf(doomedId);
   const safe = await roomOf(safeId);
-  assert.notEqual(doomed.workerIndex, safe.workerIndex, 'the rooms are on different workers');
-  const pid = await pidOfWorker(doomed.workerIndex);
-  const safePid = await pidOfWorker(safe.workerIndex);
+  const doomedMedia = await doomed.currentMedia();
+  const safeMedia = await safe.currentMedia();
+  assert.ok(doomedMedia && safeMedia);
+  assert.notEqual(doomedMedia.workerIndex, safeMedia.workerIndex, 'the rooms are on different workers');
+  const pid = await pidOfWorker(doomedMedia.workerIndex);
+  const safePid = await pidOfWorker(safeMedia.workerIndex);
 
   const restarted = once(server.app.pool, 'workerRestarted', { signal: AbortSignal.timeout(15_000) });
   process.kill(pid, 'SIGKILL');
 
-  // Every peer of the doomed room is told, then disconnected by the server.
+  // The callers are told to set their media up again; nobody is disconnected.
   for (const { peer } of [alice, bob]) {
-    const reset = await peer.nextNotification('roomReset');
+    const reset = await peer.nextNotification('mediaReset');
     assert.match(String(reset.data.reason), /media worker/);
-    const { code } = await peer.waitClosed();
-    assert.equal(code, 4000, 'closed by the server');
   }
-  assert.equal(doomed.closed, true);
-  assert.equal(doomed.router.closed, true);
-  assert.equal(doomed.peers.size, 0);
-  assert.equal((await server.app.rooms.list()).includes(doomed), false, 'the dead room left the registry');
+  await waitUntil('the room to drop its dead media', async () => (await doomed.currentMedia()) === undefined);
+  assert.equal(doomed.closed, false, 'the room itself lives on');
+  assert.equal((await roomOf(doomedId)) === doomed, true);
+  assert.deepEqual(dana.peer.notifications('mediaReset'), [], 'chat-only: nothing to reset');
+  for (const { peer } of [alice, bob, dana]) assert.equal(peer.isOpen, true);
+  assert.equal(doomed.joinedParticipants().length, 3);
+  // The callers' old media is gone on the server too.
+  const serverAlice = doomed.participants.get(alice.peerId);
+  assert.equal(serverAlice?.transports.size, 0);
+  assert.equal(serverAlice?.inCall, true, 'still in the call, as the others see it');
+  await alice.peer.fails(
+    'connectWebRtcTransport',
+    { transportId: send.id, dtlsParameters: clientDtlsParameters() },
+    404,
+    /not in the call/,
+  );
+
+  // Chat carries on through it, for everyone.
+  const sent = await dana.peer.ok<{ message: { text: string } }>('chatSend', {
+    clientId: 'during-reset-1',
+    text: 'still here',
+  });
+  assert.equal(sent.message.text, 'still here');
+  await waitUntil('Alice to get the message', () =>
+    alice.peer
+      .notifications('chatMessage')
+      .some((n) => (n.data.message as { text: string }).text === 'still here'),
+  );
 
   // The other room is untouched.
-  await carol.peer.ok('createWebRtcTransport', { direction: 'recv' });
-  assert.deepEqual(carol.peer.notifications('roomReset'), []);
+  assert.deepEqual(carol.peer.notifications('mediaReset'), []);
   assert.equal(carol.peer.isOpen, true);
   assert.equal(safe.closed, false);
-  assert.equal(await pidOfWorker(safe.workerIndex), safePid);
+  assert.equal(await pidOfWorker(safeMedia.workerIndex), safePid);
 
   // The worker is replaced.
   const [index] = (await restarted) as [number];
-  assert.equal(index, doomed.workerIndex);
-  const newPid = await pidOfWorker(doomed.workerIndex);
+  assert.equal(index, doomedMedia.workerIndex);
+  const newPid = await pidOfWorker(doomedMedia.workerIndex);
   assert.notEqual(newPid, pid);
   assert.deepEqual(await healthBody(), { status: 200, body: { status: 'ok' } });
   const poolHealth = await server.app.pool.health();
   assert.ok(poolHealth.every((w) => w.alive));
-  assert.equal(poolHealth.find((w) => w.index === doomed.workerIndex)?.restarts, 1);
-  assert.equal(poolHealth.find((w) => w.index === safe.workerIndex)?.restarts, 0);
+  assert.equal(poolHealth.find((w) => w.index === doomedMedia.workerIndex)?.restarts, 1);
+  assert.equal(poolHealth.find((w) => w.index === safeMedia.workerIndex)?.restarts, 0);
   // The metrics tell the same: the doomed worker restarted once, with its new pid.
   const metrics = await scrape(`${server.url}/metrics`, metricsToken);
   const worker = (index: number) => ({ worker: String(index) });
-  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(doomed.workerIndex)), 1);
-  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(safe.workerIndex)), 0);
-  assert.equal(valueOf(metrics, 'meet_media_worker_pid', worker(doomed.workerIndex)), newPid);
-  assert.equal(valueOf(metrics, 'meet_media_worker_up', worker(doomed.workerIndex)), 1);
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(doomedMedia.workerIndex)), 1);
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(safeMedia.workerIndex)), 0);
+  assert.equal(valueOf(metrics, 'meet_media_worker_pid', worker(doomedMedia.workerIndex)), newPid);
+  assert.equal(valueOf(metrics, 'meet_media_worker_up', worker(doomedMedia.workerIndex)), 1);
 
-  // A new connection to the same room id joins a rebuilt room on a live worker.
-  // Alice's browser reconnects with its identity cookie.
-  const again = await RawPeer.open(server.wsUrl(doomedId), alice.peer.identity);
-  peers.push(again);
-  const capabilities = await again.ok('getRouterRtpCapabilities', {});
-  const joined = await again.ok<{ peerId: string; identityId: string; peers: unknown[] }>('join', {
-    displayName: 'Alice',
-    rtpCapabilities: capabilities,
-  });
-  assert.deepEqual(joined.peers, [], 'the old peers are gone');
-  assert.equal(joined.identityId, alice.peer.identity?.id, 'same identity as before the reset');
-  const rebuilt = await roomOf(doomedId);
-  assert.notEqual(rebuilt, doomed);
-  assert.equal(rebuilt.router.closed, false);
-  assert.notEqual(rebuilt.router.id, doomed.router.id);
-  assert.ok(rebuilt.peers.get(joined.peerId)?.joined);
-  const workers = await server.app.pool.health();
-  assert.equal(workers.find((w) => w.index === rebuilt.workerIndex)?.alive, true);
-  const transport = await again.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
-  await again.ok('connectWebRtcTransport', {
-    transportId: transport.id,
+  // The callers set their media up again on a new router, and media flows between them.
+  const again = await alice.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
+  await alice.peer.ok('connectWebRtcTransport', {
+    transportId: again.id,
     dtlsParameters: clientDtlsParameters(9),
   });
-  await again.ok('produce', {
-    transportId: transport.id,
+  const produced = await alice.peer.ok<{ id: string }>('produce', {
+    transportId: again.id,
     kind: 'audio',
     rtpParameters: opusRtpParameters(55_555_555),
     source: 'mic',
   });
-  assert.equal(again.isOpen, true);
-});
-
-test('a peer that reconnects as soon as it gets roomReset joins a live room and stays connected', async () => {
-  const roomId = `quick-${process.pid}`;
-  const first = await joinAs(roomId, 'First');
-  const doomed = await roomOf(roomId);
-  const pid = await pidOfWorker(doomed.workerIndex);
-
-  process.kill(pid, 'SIGKILL');
-  await first.peer.nextNotification('roomReset');
-  // Reconnect at once, before the old socket is closed.
-  const quick = await RawPeer.open(server.wsUrl(roomId), first.peer.identity);
-  peers.push(quick);
-  const capabilities = await quick.ok('getRouterRtpCapabilities', {});
-  const joined = await quick.ok<{ peerId: string }>('join', {
-    displayName: 'Quick',
-    rtpCapabilities: capabilities,
-  });
-  await first.peer.waitClosed();
-
-  const room = await waitUntil(
-    'the room to be open again',
-    async () => (await server.app.rooms.list()).find((r) => r.id === roomId),
-    2000,
+  const rebuilt = await doomed.currentMedia();
+  assert.ok(rebuilt && rebuilt !== doomedMedia && !rebuilt.closed);
+  assert.notEqual(rebuilt.router.id, doomedMedia.router.id);
+  const recv = await bob.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'recv' });
+  await waitUntil('Bob to hear of the new producer', () =>
+    bob.peer.notifications('newProducer').some((n) => n.data.id === produced.id),
   );
-  assert.notEqual(room, doomed, 'the new peer is in a rebuilt room');
-  assert.ok(room.peers.get(joined.peerId)?.joined);
-  assert.equal(quick.isOpen, true, 'the new peer was not disconnected');
-  await quick.ok('createWebRtcTransport', { direction: 'recv' });
+  const consumer = await bob.peer.ok<{ producerId: string }>('consume', {
+    transportId: recv.id,
+    producerId: produced.id,
+  });
+  assert.equal(consumer.producerId, produced.id);
+  for (const { peer } of [alice, bob, dana]) assert.equal(peer.isOpen, true);
 });

@@ -44,8 +44,8 @@ test('eight participants in one room all receive each other', async () => {
   }
 
   const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  assert.equal(room?.joinedPeers().length, 8);
+  assert.equal(room?.joinedParticipants().length, 8);
   // 8 peers x 7 others x (audio + video) consumers on the server.
-  const consumers = [...(room?.peers.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
+  const consumers = [...(room?.participants.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
   assert.equal(consumers, 8 * 7 * 2);
 });

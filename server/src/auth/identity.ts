@@ -37,7 +37,7 @@ export async function upsertIdentity(
   request: FastifyRequest,
   reply: FastifyReply,
   displayName: string,
-  secureCookie: boolean,
+  secureCookie: boolean | 'auto',
 ): Promise<IdentityInfo> {
   const token = tokenFromRequest(request);
   if (token) {
@@ -61,7 +61,8 @@ export async function upsertIdentity(
     path: '/',
     httpOnly: true,
     sameSite: 'strict',
-    secure: secureCookie,
+    // 'auto': Secure when this request came over https (behind a proxy: TRUST_PROXY).
+    secure: secureCookie === 'auto' ? request.protocol === 'https' : secureCookie,
     maxAge: oneYearSeconds,
   });
   return identity;

@@ -7,15 +7,25 @@ import { identityFromRequest, upsertIdentity } from './identity.js';
 
 const bodySchema = z.object({ displayName: displayNameSchema }).strict();
 
-export function registerIdentityRoutes(app: FastifyInstance, db: Db, secureCookie: boolean): void {
-  app.post('/api/identity', async (request, reply) => {
-    const parsed = bodySchema.safeParse(request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
-    }
-    const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, secureCookie);
-    return reply.send({ identity });
-  });
+export function registerIdentityRoutes(
+  app: FastifyInstance,
+  db: Db,
+  secureCookie: boolean | 'auto',
+  perMinute: number,
+): void {
+  // Each new identity is a row: a client may make only so many a minute.
+  app.post(
+    '/api/identity',
+    { config: { rateLimit: { max: perMinute, timeWindow: 60_000 } } },
+    async (request, reply) => {
+      const parsed = bodySchema.safeParse(request.body);
+      if (!parsed.success) {
+        return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
+      }
+      const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, secureCookie);
+      return reply.send({ identity });
+    },
+  );
 
   app.get('/api/identity', async (request, reply) => {
     const identity = await identityFromRequest(db, request);

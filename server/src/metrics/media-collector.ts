@@ -96,18 +96,18 @@ export class MediaCollector {
       databaseUp: false,
     };
     const transports: Array<{ transport: types.WebRtcTransport; worker: number }> = [];
-    for (const room of await rooms.list()) {
+    for (const room of rooms.list()) {
       snapshot.rooms++;
-      for (const peer of room.peers.values()) {
+      const media = await room.currentMedia();
+      for (const participant of room.participants.values()) {
         snapshot.connections++;
-        if (peer.joined) snapshot.participants[peer.transports.size > 0 ? 'call' : 'chat']++;
-        for (const transport of peer.transports.values()) {
-          const direction = (transport.appData as { direction?: string }).direction;
-          if (direction === 'send' || direction === 'recv') snapshot.transports[direction]++;
-          transports.push({ transport, worker: room.workerIndex });
+        if (participant.joined) snapshot.participants[participant.inCall ? 'call' : 'chat']++;
+        for (const transport of participant.transports.values()) {
+          snapshot.transports[transport.appData.direction]++;
+          if (media) transports.push({ transport, worker: media.workerIndex });
         }
-        for (const producer of peer.producers.values()) snapshot.producers[producer.appData.source]++;
-        for (const consumer of peer.consumers.values()) snapshot.consumers[consumer.appData.source]++;
+        for (const producer of participant.producers.values()) snapshot.producers[producer.appData.source]++;
+        for (const consumer of participant.consumers.values()) snapshot.consumers[consumer.appData.source]++;
       }
     }
     const [workers, databaseUp] = await Promise.all([

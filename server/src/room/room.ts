@@ -1,6 +1,7 @@
-// A room: one mediasoup router on one worker, a protoo room for signaling, and its peers.
-// When the router's worker dies the room tells every peer (roomReset), disconnects them
-// and closes; their browsers reconnect and the room is rebuilt on a live worker.
+// A room, the durable part: its participants and their signaling, membership, presence
+// and chat ordering. Its media (RoomMedia: the router) is a replaceable part, made when the
+// first participant needs media and rebuilt after its worker died; chat-only participants
+// and every socket stay through that. A room closes when its last participant leaves.
 import { EventEmitter } from 'node:events';
 import protoo from 'protoo-server';
 import type { Room as ProtooRoom, ProtooTransport } from 'protoo-server';
@@ -12,60 +13,42 @@ import type { IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
-import { createPeer, closePeerMedia, notify, presence, presenceKey, type Peer } from '../peer/peer.js';
-import { handleRequest } from './requests.js';
+import type { ParticipantLimits } from '../participant/limits.js';
+import { Participant } from '../participant/participant.js';
+import { RoomMedia } from './room-media.js';
 
 export interface RoomOptions {
   db: Db;
   metrics: ServerMetrics;
-  maxPeers: number;
-  /** ICE servers (with fresh TURN credentials) and transport policy for one peer. */
-  iceConfig: (peerId: string) => ResponseData<'getIceServers'>;
+  pool: MediaWorkerPool;
+  maxParticipants: number;
+  limits: ParticipantLimits;
+  /** ICE servers (with fresh TURN credentials) and transport policy for one participant. */
+  iceConfig: (participantId: string) => ResponseData<'getIceServers'>;
 }
 
 export class Room extends EventEmitter<{ close: [] }> {
   readonly id: string;
-  readonly router: types.Router;
-  readonly webRtcServer: types.WebRtcServer;
-  readonly workerIndex: number;
   readonly log: FastifyBaseLogger;
-  readonly peers = new Map<string, Peer>();
+  readonly participants = new Map<string, Participant>();
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
   #chatQueue: Promise<unknown> = Promise.resolve();
+  /** The media being made or made (a promise, so that concurrent first callers share it). */
+  #media: Promise<RoomMedia> | undefined;
+  /** The same, once made: closed with the room at once. */
+  #madeMedia: RoomMedia | undefined;
 
-  private constructor(
-    id: string,
-    media: { router: types.Router; webRtcServer: types.WebRtcServer; workerIndex: number },
-    log: FastifyBaseLogger,
-    options: RoomOptions,
-  ) {
+  constructor(id: string, log: FastifyBaseLogger, options: RoomOptions) {
     super();
     this.id = id;
-    this.router = media.router;
-    this.webRtcServer = media.webRtcServer;
-    this.workerIndex = media.workerIndex;
-    this.log = log;
+    this.log = log.child({ roomId: id });
     this.#options = options;
-    this.router.on('workerclose', () => this.#onMediaLost('the media worker of this room stopped'));
   }
 
-  static async create(
-    id: string,
-    pool: MediaWorkerPool,
-    log: FastifyBaseLogger,
-    options: RoomOptions,
-  ): Promise<Room> {
-    const media = await pool.createRouter({ roomId: id });
-    const room = new Room(id, media, log.child({ roomId: id, worker: media.workerIndex }), options);
-    room.log.info('room created');
-    return room;
-  }
-
-  /** Closed, or about to close because its worker died (it takes no new peers then). */
   get closed(): boolean {
-    return this.#closed || this.router.closed;
+    return this.#closed;
   }
 
   get db(): Db {
@@ -76,52 +59,90 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#options.metrics;
   }
 
-  get maxPeers(): number {
-    return this.#options.maxPeers;
+  get maxParticipants(): number {
+    return this.#options.maxParticipants;
   }
 
-  iceConfig(peer: Peer): ResponseData<'getIceServers'> {
-    return this.#options.iceConfig(peer.id);
+  /** What every router of this server can do (the same codecs): no router needed to answer. */
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.#options.pool.rtpCapabilities;
   }
 
-  /** Attaches a new websocket connection as a peer of this room. */
-  connect(peerId: string, transport: ProtooTransport, identity: IdentityInfo): void {
-    if (this.closed) {
+  iceConfig(participantId: string): ResponseData<'getIceServers'> {
+    return this.#options.iceConfig(participantId);
+  }
+
+  /** The room's current media, made now if there is none (the room's first caller). */
+  ensureMedia(): Promise<RoomMedia> {
+    if (this.#closed) return Promise.reject(new Error(`room ${this.id} is closed`));
+    if (!this.#media) {
+      const creating = RoomMedia.create(this.#options.pool, this.id);
+      this.#media = creating;
+      creating.then(
+        (media) => {
+          this.log.info({ worker: media.workerIndex }, 'room media created');
+          if (this.#closed || this.#media !== creating) {
+            media.close();
+            return;
+          }
+          this.#madeMedia = media;
+          media.once('lost', (reason) => this.#onMediaLost(creating, reason));
+        },
+        () => {
+          if (this.#media === creating) this.#media = undefined;
+        },
+      );
+    }
+    return this.#media;
+  }
+
+  /** The media, if it exists and is alive (for metrics and tests). */
+  async currentMedia(): Promise<RoomMedia | undefined> {
+    const media = await this.#media?.catch(() => undefined);
+    return media && !media.closed ? media : undefined;
+  }
+
+  /**
+   * Attaches a new websocket connection as a participant of this room. `resumeId` is the
+   * participant this browser was before its connection dropped: if that one is still here
+   * (a half-open connection not yet noticed) and is the same identity, it goes now.
+   */
+  connect(
+    participantId: string,
+    transport: ProtooTransport,
+    identity: IdentityInfo,
+    resumeId?: string,
+  ): void {
+    if (this.#closed) {
       transport.close();
       return;
     }
-    const protooPeer = this.#protoo.createPeer(peerId, transport);
-    const peer = createPeer(
-      peerId,
-      protooPeer,
-      this.log.child({ peerId, identityId: identity.id }),
+    const ghost = resumeId === undefined ? undefined : this.participants.get(resumeId);
+    if (ghost && ghost.identity.id === identity.id) {
+      ghost.log.info('replaced by its reconnection');
+      ghost.disconnect();
+    }
+    const peer = this.#protoo.createPeer(participantId, transport);
+    const participant = new Participant(
+      this,
+      peer,
       identity,
+      this.log.child({ peerId: participantId, identityId: identity.id }),
+      this.#options.limits,
     );
-    this.peers.set(peerId, peer);
-    peer.log.debug('peer connected');
-    protooPeer.on('request', (request, accept, reject) => {
-      handleRequest(this, peer, request.method, request.data).then(
-        (response) => {
-          this.metrics.signalingRequest(request.method, 200);
-          accept(response);
-        },
-        (error: { code?: number; message?: string }) => {
-          this.metrics.signalingRequest(request.method, error.code ?? 500);
-          reject(error.code ?? 500, error.message ?? String(error));
-        },
-      );
-    });
-    protooPeer.on('close', () => this.#removePeer(peer));
+    this.participants.set(participantId, participant);
+    participant.log.debug('participant connected');
+    peer.on('close', () => this.#remove(participant));
   }
 
-  joinedPeers(): Peer[] {
-    return [...this.peers.values()].filter((peer) => peer.joined);
+  joinedParticipants(): Participant[] {
+    return [...this.participants.values()].filter((participant) => participant.joined);
   }
 
-  /** Notifies every joined peer but `exceptPeerId`. */
-  broadcast<M extends NotificationMethod>(method: M, data: NotificationData<M>, exceptPeerId?: string): void {
-    for (const peer of this.peers.values()) {
-      if (peer.joined && peer.id !== exceptPeerId) notify(peer, method, data);
+  /** Notifies every joined participant but `exceptId`. */
+  broadcast<M extends NotificationMethod>(method: M, data: NotificationData<M>, exceptId?: string): void {
+    for (const participant of this.participants.values()) {
+      if (participant.joined && participant.id !== exceptId) participant.notify(method, data);
     }
   }
 
@@ -136,67 +157,52 @@ export class Room extends EventEmitter<{ close: [] }> {
     return run;
   }
 
-  /** Sends a chat message (or its update) to every joined peer allowed to see it. */
-  broadcastChat(
-    method: 'chatMessage' | 'chatMessageUpdated',
-    message: ChatMessage,
-    exceptPeerId?: string,
-  ): void {
-    for (const peer of this.peers.values()) {
-      if (peer.joined && peer.id !== exceptPeerId && canSee(message, peer.identity.id))
-        notify(peer, method, { message });
+  /** Sends a chat message (or its update) to every joined participant allowed to see it. */
+  broadcastChat(method: 'chatMessage' | 'chatMessageUpdated', message: ChatMessage, exceptId?: string): void {
+    for (const participant of this.participants.values()) {
+      if (participant.joined && participant.id !== exceptId && canSee(message, participant.identity.id))
+        participant.notify(method, { message });
     }
   }
 
-  /** Tells the room when a peer's status (call / text / away) changed. */
-  refreshStatus(peer: Peer): void {
-    const key = presenceKey(peer);
-    if (!peer.joined || key === peer.announcedStatus) return;
-    peer.announcedStatus = key;
-    this.broadcast('peerStatus', { peerId: peer.id, ...presence(peer) }, peer.id);
+  /** Tells the room when a participant's presence (call / text / away) changed. */
+  refreshPresence(participant: Participant): void {
+    if (!participant.joined || !participant.presenceChanged()) return;
+    this.broadcast('peerStatus', { peerId: participant.id, ...participant.presence() }, participant.id);
   }
 
-  findProducer(producerId: string) {
-    for (const owner of this.peers.values()) {
-      const producer = owner.producers.get(producerId);
-      if (producer) return { owner, producer };
-    }
-    return undefined;
-  }
-
-  /** The peer leaves: its media closes, the others are told, its socket closes. */
-  leave(peer: Peer): void {
-    peer.protoo.close();
-  }
-
-  #removePeer(peer: Peer): void {
-    if (this.peers.get(peer.id) !== peer) return;
-    this.peers.delete(peer.id);
-    const wasJoined = peer.joined;
-    peer.joined = false;
-    closePeerMedia(peer);
+  #remove(participant: Participant): void {
+    if (this.participants.get(participant.id) !== participant) return;
+    this.participants.delete(participant.id);
+    const wasJoined = participant.joined;
+    participant.joined = false;
+    participant.closeMedia();
     if (wasJoined) {
-      this.broadcast('peerLeft', { peerId: peer.id });
-      peer.log.info('peer left');
+      this.broadcast('peerLeft', { peerId: participant.id });
+      participant.log.info('participant left');
     }
-    if (this.peers.size === 0) this.close();
+    if (this.participants.size === 0) this.close();
   }
 
-  #onMediaLost(reason: string): void {
-    if (this.#closed) return;
-    this.log.error({ reason }, 'room media lost; asking peers to reconnect');
-    for (const peer of this.peers.values()) notify(peer, 'roomReset', { reason });
-    // Let the notifications flush before the sockets close.
-    setTimeout(() => this.close(), 100);
+  /** The worker died: the media part is dropped; callers are told to set theirs up again. */
+  #onMediaLost(lost: Promise<RoomMedia>, reason: string): void {
+    if (this.#media !== lost) return;
+    this.#media = undefined;
+    this.#madeMedia = undefined;
+    this.log.warn({ reason }, 'room media lost; callers set their media up again');
+    for (const participant of this.participants.values()) participant.resetMedia(reason);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const peer of this.peers.values()) closePeerMedia(peer);
-    this.peers.clear();
+    for (const participant of this.participants.values()) participant.closeMedia();
+    this.participants.clear();
     this.#protoo.close();
-    if (!this.router.closed) this.router.close();
+    // Media still being made is closed when it is (see ensureMedia).
+    this.#madeMedia?.close();
+    this.#madeMedia = undefined;
+    this.#media = undefined;
     this.log.info('room closed');
     this.emit('close');
   }

@@ -1,5 +1,6 @@
-// The signaling endpoint: GET /ws?roomId=<id> upgraded by @fastify/websocket; each socket
-// becomes a protoo peer of its room through WsProtooTransport.
+// The signaling endpoint: GET /ws?roomId=<id>[&resume=<participant id>] upgraded by
+// @fastify/websocket; each socket becomes a participant of its room through
+// WsProtooTransport. Origin, identity and connection counts are checked before the upgrade.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -8,9 +9,13 @@ import { identityFromRequest, type IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
 import { invalidFrameMethod, type ServerMetrics } from '../metrics/registry.js';
 import type { RoomRegistry } from '../room/registry.js';
-import { WsProtooTransport } from './ws-transport.js';
+import { WsProtooTransport, type WsTransportOptions } from './ws-transport.js';
 
-const querySchema = z.object({ roomId: roomIdSchema });
+const querySchema = z.object({
+  roomId: roomIdSchema,
+  /** The participant id this browser had before it lost its connection: its ghost goes. */
+  resume: z.uuid().optional(),
+});
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,19 +23,74 @@ declare module 'fastify' {
   }
 }
 
+export interface SignalingOptions extends WsTransportOptions {
+  /** Origins whose pages may open the socket; undefined: only this server's own. */
+  allowedOrigins: string[] | undefined;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerIdentity: number;
+}
+
+/** Open signaling sockets by client address and by identity, within bounds. */
+class ConnectionCounts {
+  readonly #counts = new Map<string, number>();
+
+  count(key: string): number {
+    return this.#counts.get(key) ?? 0;
+  }
+
+  add(key: string): () => void {
+    this.#counts.set(key, this.count(key) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.count(key) - 1;
+      if (left > 0) this.#counts.set(key, left);
+      else this.#counts.delete(key);
+    };
+  }
+}
+
+/** Why a connection may not be opened now, or undefined when it may. */
+function overLimit(
+  counts: ConnectionCounts,
+  ip: string,
+  identityId: string,
+  options: SignalingOptions,
+): string | undefined {
+  if (counts.count(`ip:${ip}`) >= options.maxConnectionsPerIp)
+    return `too many connections from this address (at most ${options.maxConnectionsPerIp})`;
+  if (counts.count(`id:${identityId}`) >= options.maxConnectionsPerIdentity)
+    return `too many connections for this identity (at most ${options.maxConnectionsPerIdentity})`;
+  return undefined;
+}
+
 export function registerSignalingRoute(
   app: FastifyInstance,
   rooms: RoomRegistry,
   db: Db,
   metrics: ServerMetrics,
+  options: SignalingOptions,
 ): void {
+  const counts = new ConnectionCounts();
   app.get(
     '/ws',
     {
       websocket: true,
-      // Runs before the upgrade: a bad room id gets a plain HTTP 400 with the reason, and a
-      // browser without an identity (cookie from POST /api/identity) a 401.
+      // Runs before the upgrade, each refusal a plain HTTP answer with its reason: a page of
+      // another origin 403 (a browser always sends Origin; other clients need the cookie
+      // anyway), a bad room id 400, no identity (cookie from POST /api/identity) 401, too
+      // many connections 429.
       preValidation: async (request, reply) => {
+        const origin = request.headers.origin;
+        const own = `${request.protocol}://${request.host}`;
+        if (origin !== undefined && !(options.allowedOrigins ?? [own]).includes(origin)) {
+          request.log.info({ origin }, 'signaling socket from a foreign origin refused');
+          return reply.code(403).send({
+            error: 'Forbidden',
+            message: `pages of ${origin.slice(0, 200)} may not open this socket`,
+          });
+        }
         const parsed = querySchema.safeParse(request.query);
         if (!parsed.success) {
           return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
@@ -41,19 +101,29 @@ export function registerSignalingRoute(
             .code(401)
             .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
         }
+        const refusal = overLimit(counts, request.ip, identity.id, options);
+        if (refusal) return reply.code(429).send({ error: 'Too Many Requests', message: refusal });
         request.identity = identity;
       },
     },
-    async (socket, request) => {
-      const { roomId } = querySchema.parse(request.query);
+    (socket, request) => {
+      const { roomId, resume } = querySchema.parse(request.query);
+      const identity = request.identity as IdentityInfo;
       const peerId = randomUUID();
       const log = request.log.child({ roomId, peerId });
-      const transport = new WsProtooTransport(socket, log, (code) =>
+      // Counted from the upgrade on; checked again in case others arrived meanwhile.
+      const refusal = overLimit(counts, request.ip, identity.id, options);
+      if (refusal) {
+        socket.close(4029, refusal);
+        return;
+      }
+      const releases = [counts.add(`ip:${request.ip}`), counts.add(`id:${identity.id}`)];
+      socket.once('close', () => releases.forEach((release) => release()));
+      const transport = new WsProtooTransport(socket, log, options, (code) =>
         metrics.signalingRequest(invalidFrameMethod, code),
       );
       try {
-        const room = await rooms.getOrCreate(roomId);
-        room.connect(peerId, transport, request.identity as IdentityInfo);
+        rooms.getOrCreate(roomId).connect(peerId, transport, identity, resume);
       } catch (err) {
         log.error({ err }, 'cannot open room');
         socket.close(1011, 'cannot open room');

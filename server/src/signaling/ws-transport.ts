@@ -2,40 +2,60 @@
 // library), so protoo-server needs no HTTP upgrade handler of its own. Every frame is
 // checked against the protocol's envelope schema; a frame that is not valid JSON or not a
 // protoo message is answered with an error response (id null when unknown) and dropped.
-// Frames that arrive before protoo attaches its listener (the room is still being created)
-// are kept, up to a bound, and delivered in order once it does.
+// The room attaches the participant (protoo's listener) as soon as the socket is upgraded,
+// before any frame can be read.
 import { EventEmitter } from 'node:events';
 import type { ProtooTransport } from 'protoo-server';
 import type { WebSocket } from 'ws';
 import { parseEnvelope } from '@meet/protocol';
-
-const maxEarlyMessages = 32;
 
 export interface TransportLogger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
 
+export interface WsTransportOptions {
+  /** Websocket ping interval, ms. */
+  heartbeatMs: number;
+  /** Unsent bytes beyond which the socket is closed. */
+  maxBufferedBytes: number;
+}
+
 export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   readonly #socket: WebSocket;
   readonly #log: TransportLogger;
   readonly #onRefused: ((errorCode: number) => void) | undefined;
+  readonly #maxBufferedBytes: number;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
-  #early: unknown[] | undefined = [];
+  #pongPending = false;
 
   /** `onRefused` is told of every frame refused here (it never reaches protoo). */
-  constructor(socket: WebSocket, log: TransportLogger, onRefused?: (errorCode: number) => void) {
+  constructor(
+    socket: WebSocket,
+    log: TransportLogger,
+    { heartbeatMs, maxBufferedBytes }: WsTransportOptions,
+    onRefused?: (errorCode: number) => void,
+  ) {
     super();
     this.#socket = socket;
     this.#log = log;
     this.#onRefused = onRefused;
-    this.on('newListener', (event) => {
-      if (event !== 'message' || !this.#early) return;
-      const early = this.#early;
-      this.#early = undefined;
-      // After the listener is attached (newListener fires just before).
-      queueMicrotask(() => early.forEach((message) => this.emit('message', message)));
-    });
+    this.#maxBufferedBytes = maxBufferedBytes;
+    // A ping each interval; a socket that has not answered the previous one (a half-open
+    // connection: the browser's machine slept or its network went) is dropped.
+    socket.on('pong', () => (this.#pongPending = false));
+    this.#heartbeat = setInterval(() => {
+      if (this.#pongPending) {
+        this.#log.debug({}, 'websocket missed its pong: dropped');
+        this.#markClosed();
+        socket.terminate();
+        return;
+      }
+      this.#pongPending = true;
+      socket.ping();
+    }, heartbeatMs);
+    this.#heartbeat.unref();
     socket.on('message', (raw, isBinary) => this.#onFrame(raw, isBinary));
     socket.on('close', (code) => {
       this.#log.debug({ code }, 'websocket closed');
@@ -51,11 +71,12 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
     return this.#closed;
   }
 
-  close(): void {
+  /** Closes the socket with a websocket close code and a reason the client can show. */
+  close(code = 4000, reason = 'closed by server'): void {
     if (this.#closed) return;
     this.#markClosed();
     try {
-      this.#socket.close(4000, 'closed by server');
+      this.#socket.close(code, reason);
     } catch (err) {
       this.#log.warn({ err }, 'error closing websocket');
     }
@@ -65,6 +86,14 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
     if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) {
       return Promise.reject(new Error('transport closed'));
     }
+    // A client that stops reading makes everything sent to it pile up in this process:
+    // past the bound, the socket is closed instead.
+    if (this.#socket.bufferedAmount > this.#maxBufferedBytes) {
+      this.#log.debug({ buffered: this.#socket.bufferedAmount }, 'websocket not read: closed');
+      this.#markClosed();
+      this.#socket.terminate();
+      return Promise.reject(new Error('transport closed: the client is not reading'));
+    }
     return new Promise((resolve, reject) => {
       this.#socket.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
     });
@@ -73,6 +102,7 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   #markClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     this.emit('close');
   }
 
@@ -94,18 +124,6 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
       'request' in envelope || ('response' in envelope && envelope.ok)
         ? { ...envelope, data: envelope.data ?? {} }
         : envelope;
-    if (this.#early) {
-      if (this.#early.length >= maxEarlyMessages) {
-        this.#reject(
-          'id' in envelope ? envelope.id : undefined,
-          429,
-          'too many messages before the room opened',
-        );
-        return;
-      }
-      this.#early.push(message);
-      return;
-    }
     this.emit('message', message);
   }
 

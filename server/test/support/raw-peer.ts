@@ -109,7 +109,7 @@ export class RawPeer {
   static async connect(server: TestServer, roomId: string, who: string | TestIdentity): Promise<RawPeer> {
     const identity = typeof who === 'string' ? await createIdentity(server.url, who) : who;
     const peersOf = async () =>
-      (await server.app.rooms.list()).find((room) => room.id === roomId)?.peers.size ?? 0;
+      (await server.app.rooms.list()).find((room) => room.id === roomId)?.participants.size ?? 0;
     const before = await peersOf();
     const peer = await RawPeer.open(server.wsUrl(roomId), identity);
     await waitUntil(`the server to attach a peer to room ${roomId}`, async () => (await peersOf()) > before);

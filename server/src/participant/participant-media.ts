@@ -1,0 +1,234 @@
+// What one participant holds in the call: its WebRTC transports, producers and consumers,
+// on its room's current media (RoomMedia). It enforces the participant's limits, and what
+// an `await` created after the set was closed (the participant left the call or the room,
+// or the room's worker died meanwhile) is closed at once and never announced.
+import type { types } from 'mediasoup';
+import type {
+  MediaSource,
+  NotificationData,
+  NotificationMethod,
+  RequestData,
+  ResponseData,
+} from '@meet/protocol';
+import { badRequest, conflict, forbidden, notFound, tooMany } from '../signaling/errors.js';
+import {
+  connectTransport,
+  createTransport,
+  type Direction,
+  type TransportAppData,
+} from '../media/transport.js';
+import { produceOn, type ProducerAppData } from '../media/producer.js';
+import { consumeOn, type ConsumerAppData } from '../media/consumer.js';
+import type { RoomMedia } from '../room/room-media.js';
+import type { ParticipantLimits } from './limits.js';
+
+export type Transport = types.WebRtcTransport<TransportAppData>;
+export type Producer = types.Producer<ProducerAppData>;
+export type Consumer = types.Consumer<ConsumerAppData>;
+
+/** How the media set tells the world about itself (the Participant wires these to the room). */
+export interface MediaHooks {
+  /** To everyone else in the room. */
+  announce<M extends NotificationMethod>(method: M, data: NotificationData<M>): void;
+  /** To the participant itself. */
+  tell<M extends NotificationMethod>(method: M, data: NotificationData<M>): void;
+  /** A new transport: metrics watch it. */
+  transportCreated(transport: Transport): void;
+}
+
+export class ParticipantMedia {
+  readonly transports = new Map<string, Transport>();
+  readonly producers = new Map<string, Producer>();
+  readonly consumers = new Map<string, Consumer>();
+  readonly roomMedia: RoomMedia;
+  readonly #ownerId: string;
+  readonly #limits: ParticipantLimits;
+  readonly #hooks: MediaHooks;
+  #closed = false;
+
+  constructor(roomMedia: RoomMedia, ownerId: string, limits: ParticipantLimits, hooks: MediaHooks) {
+    this.roomMedia = roomMedia;
+    this.#ownerId = ownerId;
+    this.#limits = limits;
+    this.#hooks = hooks;
+  }
+
+  /** Closed by the participant, or lost with the room's media. */
+  get closed(): boolean {
+    return this.#closed || this.roomMedia.closed;
+  }
+
+  /** Keeps what an await created only if this set is still open; otherwise closes it. */
+  #adopt<T extends { close(): void }>(created: T, what: string): T {
+    if (this.closed) {
+      created.close();
+      throw conflict(`the call ended while the ${what} was being created`);
+    }
+    return created;
+  }
+
+  ownTransport(transportId: string, direction?: Direction): Transport {
+    const transport = this.transports.get(transportId);
+    if (!transport) throw notFound(`transport ${transportId} is not one of this participant's transports`);
+    if (direction && transport.appData.direction !== direction)
+      throw badRequest(`transport ${transportId} is a ${transport.appData.direction} transport`);
+    return transport;
+  }
+
+  ownProducer(producerId: string): Producer {
+    const producer = this.producers.get(producerId);
+    if (!producer) throw notFound(`producer ${producerId} is not one of this participant's producers`);
+    return producer;
+  }
+
+  ownConsumer(consumerId: string): Consumer {
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) throw notFound(`consumer ${consumerId} is not one of this participant's consumers`);
+    return consumer;
+  }
+
+  async createTransport({ direction, forceTcp }: RequestData<'createWebRtcTransport'>): Promise<Transport> {
+    if (this.transports.size >= this.#limits.transports)
+      throw tooMany(`a participant may hold at most ${this.#limits.transports} transports`);
+    const transport = this.#adopt(
+      await createTransport(this.roomMedia, { direction, forceTcp: forceTcp ?? false }),
+      'transport',
+    );
+    this.transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.transports.delete(transport.id));
+    this.#hooks.transportCreated(transport);
+    return transport;
+  }
+
+  async connectTransport({
+    transportId,
+    dtlsParameters,
+  }: RequestData<'connectWebRtcTransport'>): Promise<void> {
+    await connectTransport(this.ownTransport(transportId), dtlsParameters);
+  }
+
+  async restartIce({ transportId }: RequestData<'restartIce'>): Promise<ResponseData<'restartIce'>> {
+    const iceParameters = await this.ownTransport(transportId).restartIce();
+    return { iceParameters };
+  }
+
+  async produce({
+    transportId,
+    kind,
+    rtpParameters,
+    source,
+    paused,
+  }: RequestData<'produce'>): Promise<Producer> {
+    const transport = this.ownTransport(transportId, 'send');
+    if (this.producers.size >= this.#limits.producers)
+      throw tooMany(`a participant may hold at most ${this.#limits.producers} producers`);
+    const expectedKind = source === 'mic' ? 'audio' : 'video';
+    if (kind !== expectedKind) throw badRequest(`a ${source} producer must be ${expectedKind}, not ${kind}`);
+    for (const existing of this.producers.values()) {
+      if (existing.appData.source === source) throw conflict(`this participant already sends its ${source}`);
+    }
+    const producer = this.#adopt(
+      await produceOn(transport, { kind, rtpParameters, source, paused: paused ?? false }),
+      'producer',
+    );
+    this.producers.set(producer.id, producer);
+    this.roomMedia.addProducer(this.#ownerId, producer);
+    producer.observer.once('close', () => {
+      this.producers.delete(producer.id);
+      this.#hooks.announce('producerClosed', { peerId: this.#ownerId, producerId: producer.id });
+    });
+    this.#hooks.announce('newProducer', {
+      peerId: this.#ownerId,
+      id: producer.id,
+      kind: producer.kind,
+      source,
+      paused: producer.paused,
+    });
+    return producer;
+  }
+
+  async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
+    const producer = this.ownProducer(producerId);
+    if (producer.paused === paused) return;
+    if (paused) await producer.pause();
+    else await producer.resume();
+    if (producer.closed) return;
+    this.#hooks.announce(paused ? 'producerPaused' : 'producerResumed', {
+      peerId: this.#ownerId,
+      producerId,
+    });
+  }
+
+  closeProducer(producerId: string): void {
+    this.ownProducer(producerId).close();
+  }
+
+  async consume(
+    { transportId, producerId }: RequestData<'consume'>,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<ResponseData<'consume'>> {
+    const transport = this.ownTransport(transportId, 'recv');
+    const found = this.roomMedia.findProducer(producerId);
+    if (!found) throw notFound(`producer ${producerId} is not in this room`);
+    const { ownerId, producer } = found;
+    if (ownerId === this.#ownerId) throw forbidden('a participant cannot consume its own producer');
+    for (const existing of this.consumers.values()) {
+      if (existing.producerId === producerId) throw conflict(`already consuming producer ${producerId}`);
+    }
+    if (this.consumers.size >= this.#limits.consumers)
+      throw tooMany(`a participant may hold at most ${this.#limits.consumers} consumers`);
+    if (!this.roomMedia.router.canConsume({ producerId, rtpCapabilities }))
+      throw badRequest(`this browser cannot receive the codec of producer ${producerId}`);
+    const consumer = this.#adopt(
+      await consumeOn(transport, { producer, rtpCapabilities, peerId: ownerId }),
+      'consumer',
+    );
+    if (consumer.closed) throw notFound(`producer ${producerId} closed meanwhile`);
+    this.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    consumer.on('producerclose', () =>
+      this.#hooks.tell('consumerClosed', { consumerId: consumer.id, producerId }),
+    );
+    return {
+      id: consumer.id,
+      producerId,
+      peerId: ownerId,
+      kind: consumer.kind,
+      source: consumer.appData.source,
+      rtpParameters: consumer.rtpParameters as ResponseData<'consume'>['rtpParameters'],
+      producerPaused: consumer.producerPaused,
+    };
+  }
+
+  async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
+    const consumer = this.ownConsumer(consumerId);
+    if (paused) {
+      await consumer.pause();
+      return;
+    }
+    await consumer.resume();
+    // A new viewer starts from a keyframe instead of waiting for the next one.
+    if (consumer.kind === 'video' && !consumer.closed)
+      await consumer.requestKeyFrame().catch(() => undefined);
+  }
+
+  /** Sources this participant is sending, as the room lists them. */
+  producerInfos(): Array<{ id: string; kind: 'audio' | 'video'; source: MediaSource; paused: boolean }> {
+    return [...this.producers.values()].map((producer) => ({
+      id: producer.id,
+      kind: producer.kind,
+      source: producer.appData.source,
+      paused: producer.paused,
+    }));
+  }
+
+  /** Closes every transport (and so every producer and consumer); later creations are refused. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const transport of this.transports.values()) transport.close();
+    this.transports.clear();
+    this.producers.clear();
+    this.consumers.clear();
+  }
+}

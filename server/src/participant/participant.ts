@@ -1,0 +1,244 @@
+// One connected person in a room: their signaling peer, who they are, their presence, and
+// (in the call) their media. A participant's requests run one at a time, in the order they
+// arrived, after a rate limit and with a bounded backlog; so every check a request makes
+// (a cap, "still here", "still in the call") holds for the whole request, and pipelining
+// cannot get around it.
+import type { types } from 'mediasoup';
+import type { Peer as ProtooPeer } from 'protoo-server';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  ErrorCode,
+  validateRequest,
+  type NotificationData,
+  type NotificationMethod,
+  type PeerInfo,
+  type PeerStatus,
+} from '@meet/protocol';
+import type { IdentityInfo } from '../auth/identity.js';
+import { SignalingError, conflict, tooMany } from '../signaling/errors.js';
+import type { Room } from '../room/room.js';
+import { SerialQueue, TokenBucket, type ParticipantLimits } from './limits.js';
+import { ParticipantMedia, type Consumer, type Producer, type Transport } from './participant-media.js';
+import { handlers, allowedBeforeJoin } from './requests.js';
+
+const noMedia = new Map<string, never>();
+
+export class Participant {
+  readonly id: string;
+  readonly identity: IdentityInfo;
+  readonly log: FastifyBaseLogger;
+  readonly room: Room;
+  readonly limits: ParticipantLimits;
+  displayName: string | undefined;
+  /** Tab hidden or idle, as the browser reports. */
+  away = false;
+  joined = false;
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  readonly #protoo: ProtooPeer;
+  readonly #queue: SerialQueue;
+  readonly #requestRate: TokenBucket;
+  readonly #chatRate: TokenBucket;
+  /** In the call (asked for media transports and did not leave the call). */
+  #inCall = false;
+  #media: ParticipantMedia | undefined;
+  /** The presence last told to the room (to notify changes only). */
+  #announced: string | undefined;
+  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    room: Room,
+    protoo: ProtooPeer,
+    identity: IdentityInfo,
+    log: FastifyBaseLogger,
+    limits: ParticipantLimits,
+  ) {
+    this.id = protoo.id;
+    this.room = room;
+    this.identity = identity;
+    this.log = log;
+    this.limits = limits;
+    this.#protoo = protoo;
+    this.#queue = new SerialQueue(limits.pendingRequests);
+    this.#requestRate = new TokenBucket(limits.requestsPerSecond, limits.requestBurst);
+    this.#chatRate = new TokenBucket(limits.chatPerSecond, limits.chatBurst);
+    // A connection that never joins holds a socket and a room: it is closed after a while.
+    this.#joinTimer = setTimeout(() => {
+      this.log.info({ joinTimeoutMs: limits.joinTimeoutMs }, 'did not join in time: disconnected');
+      this.disconnect();
+    }, limits.joinTimeoutMs);
+    this.#joinTimer.unref();
+    protoo.on('close', () => clearTimeout(this.#joinTimer));
+    protoo.on('request', (request, accept, reject) => {
+      this.#request(request.method, request.data).then(
+        (response) => {
+          room.metrics.signalingRequest(request.method, 200);
+          accept(response);
+        },
+        (error: unknown) => {
+          const code = error instanceof SignalingError ? error.code : ErrorCode.Internal;
+          room.metrics.signalingRequest(request.method, code);
+          reject(code, (error as Error).message);
+        },
+      );
+    });
+  }
+
+  /** Its socket closed, or it was removed from the room. */
+  get closed(): boolean {
+    return this.#protoo.closed;
+  }
+
+  get inCall(): boolean {
+    return this.#inCall;
+  }
+
+  /** Its media in the call, when it has any. */
+  get media(): ParticipantMedia | undefined {
+    return this.#media && !this.#media.closed ? this.#media : undefined;
+  }
+
+  get transports(): ReadonlyMap<string, Transport> {
+    return this.media?.transports ?? noMedia;
+  }
+
+  get producers(): ReadonlyMap<string, Producer> {
+    return this.media?.producers ?? noMedia;
+  }
+
+  get consumers(): ReadonlyMap<string, Consumer> {
+    return this.media?.consumers ?? noMedia;
+  }
+
+  async #request(method: string, data: unknown): Promise<unknown> {
+    const wait = this.#requestRate.take();
+    if (wait > 0)
+      throw tooMany(
+        `too many requests (at most ${this.limits.requestsPerSecond} a second); retry after ${wait} ms`,
+      );
+    if (this.#queue.full)
+      throw tooMany(`too many requests waiting (at most ${this.limits.pendingRequests}); wait for answers`);
+    const valid = validateRequest(method, data);
+    if (!valid.ok) {
+      this.log.debug({ method, reason: valid.reason }, 'request refused');
+      throw new SignalingError(valid.code, valid.reason);
+    }
+    const { method: m, data: d } = valid.data;
+    if (m === 'chatSend') {
+      const chatWait = this.#chatRate.take();
+      if (chatWait > 0)
+        throw tooMany(
+          `too many messages (at most ${this.limits.chatPerSecond} a second); retry after ${chatWait} ms`,
+        );
+    }
+    return this.#queue.run(async () => {
+      if (this.closed) throw conflict('disconnected');
+      if (!this.joined && !allowedBeforeJoin.has(m))
+        throw new SignalingError(403, `join the room before ${m}`);
+      const handler = handlers[m] as (participant: Participant, data: unknown) => unknown;
+      try {
+        return await handler(this, d);
+      } catch (error) {
+        if (error instanceof SignalingError) {
+          this.log.debug({ method: m, code: error.code, reason: error.message }, 'request refused');
+          throw error;
+        }
+        this.log.error({ method: m, err: error }, 'request failed');
+        throw new SignalingError(ErrorCode.Internal, `${m} failed on the server`);
+      }
+    });
+  }
+
+  /**
+   * The participant's media set on the room's current media, made (with the room's router)
+   * when it first needs one, and again after a reset. Checks "still here" after the await.
+   */
+  async ensureMedia(): Promise<ParticipantMedia> {
+    if (this.media) return this.media;
+    const roomMedia = await this.room.ensureMedia();
+    if (this.closed || !this.joined) throw conflict('left the room meanwhile');
+    if (this.media) return this.media;
+    this.#media = new ParticipantMedia(roomMedia, this.id, this.limits, {
+      announce: (method, data) => this.room.broadcast(method, data, this.id),
+      tell: (method, data) => this.notify(method, data),
+      transportCreated: (transport) =>
+        this.room.metrics.watchTransport(transport, {
+          peerConnected: () => !this.closed,
+          connectRequested: () => transport.appData.connected === true,
+        }),
+    });
+    return this.#media;
+  }
+
+  /** It joined (or is waiting in the lobby): the join timeout no longer applies. */
+  stopJoinTimer(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+  }
+
+  /** Marks the participant as in the call (it asked for transports); tells the room. */
+  enterCall(): void {
+    this.#inCall = true;
+    this.room.refreshPresence(this);
+  }
+
+  /** Leaves the call, staying in the room's chat: every transport closes. */
+  leaveCall(): void {
+    this.#inCall = false;
+    this.#media?.close();
+    this.#media = undefined;
+    this.room.refreshPresence(this);
+  }
+
+  /**
+   * The room's media was lost (its worker died): what the participant held is gone; it
+   * stays in the room and in the call, and is told to set its media up again.
+   */
+  resetMedia(reason: string): void {
+    if (!this.#media) return;
+    this.#media.close();
+    this.#media = undefined;
+    if (this.#inCall) this.notify('mediaReset', { reason });
+  }
+
+  presence(): { status: PeerStatus; inCall: boolean } {
+    return { status: this.away ? 'away' : this.#inCall ? 'call' : 'text', inCall: this.#inCall };
+  }
+
+  /** Whether the room must be told of a presence change (and remembers what it was told). */
+  presenceChanged(): boolean {
+    const { status, inCall } = this.presence();
+    const key = `${status}/${inCall}`;
+    if (key === this.#announced) return false;
+    this.#announced = key;
+    return true;
+  }
+
+  info(): PeerInfo {
+    return {
+      id: this.id,
+      identityId: this.identity.id,
+      displayName: this.displayName ?? '',
+      ...this.presence(),
+      producers: this.media?.producerInfos() ?? [],
+    };
+  }
+
+  /** Sends a notification; a participant whose socket just closed is skipped silently. */
+  notify<M extends NotificationMethod>(method: M, data: NotificationData<M>): void {
+    if (this.#protoo.closed) return;
+    this.#protoo
+      .notify(method, data)
+      .catch((err: unknown) => this.log.debug({ err, method }, 'notification not sent'));
+  }
+
+  /** Closes the socket; the room then removes the participant. */
+  disconnect(): void {
+    this.#protoo.close();
+  }
+
+  /** Called by the room once the socket closed: the media goes. */
+  closeMedia(): void {
+    this.#media?.close();
+    this.#media = undefined;
+  }
+}

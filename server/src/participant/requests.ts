@@ -1,0 +1,167 @@
+// What each signaling request does, once the Participant has validated it and its turn
+// has come (requests of one participant run one at a time). Media requests go to the
+// participant's media set; membership, presence and chat go through the room.
+import type { types } from 'mediasoup';
+import type { RequestData, RequestMethod, ResponseData } from '@meet/protocol';
+import { conflict, notFound, tooMany } from '../signaling/errors.js';
+import { ensureMembership } from '../chat/membership.js';
+import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
+import type { Participant } from './participant.js';
+
+type Handlers = {
+  [M in RequestMethod]: (
+    participant: Participant,
+    data: RequestData<M>,
+  ) => ResponseData<M> | Promise<ResponseData<M>>;
+};
+
+/** Methods a participant may call before it has joined. */
+export const allowedBeforeJoin = new Set<RequestMethod>(['getRouterRtpCapabilities', 'join', 'leave']);
+
+function checkCanJoin(participant: Participant): void {
+  const { room } = participant;
+  if (participant.joined) throw conflict('already joined');
+  if (room.joinedParticipants().length >= room.maxParticipants)
+    throw tooMany(`room is full (${room.maxParticipants} participants)`);
+}
+
+/**
+ * The participant's media set, for a request about one of its transports, producers or
+ * consumers: without one (not in the call, or its media was reset) none of them is its own.
+ */
+function mediaOf(participant: Participant, what: 'transport' | 'producer' | 'consumer', id: string) {
+  const media = participant.media;
+  if (!media) throw notFound(`${what} ${id} is not one of this participant's ${what}s (not in the call)`);
+  return media;
+}
+
+export const handlers: Handlers = {
+  getRouterRtpCapabilities: (participant) =>
+    participant.room.rtpCapabilities as ResponseData<'getRouterRtpCapabilities'>,
+
+  join: async (participant, { displayName, rtpCapabilities }) => {
+    const { room } = participant;
+    checkCanJoin(participant);
+    await ensureMembership(room.db, room.id, participant.identity.id, displayName);
+    // Checked again after the await: the participant may have gone, or the room filled up.
+    if (participant.closed) throw conflict('disconnected while joining');
+    checkCanJoin(participant);
+    participant.displayName = displayName;
+    participant.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
+    const others = room.joinedParticipants().map((other) => other.info());
+    participant.joined = true;
+    participant.stopJoinTimer();
+    participant.presenceChanged();
+    const { producers: _none, ...info } = participant.info();
+    room.broadcast('peerJoined', info, participant.id);
+    participant.log.info({ displayName, participants: others.length + 1 }, 'participant joined');
+    return { peerId: participant.id, identityId: participant.identity.id, peers: others };
+  },
+
+  createWebRtcTransport: async (participant, data) => {
+    const media = await participant.ensureMedia();
+    const transport = await media.createTransport(data);
+    participant.enterCall();
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+      ...participant.room.iceConfig(participant.id),
+    };
+  },
+  connectWebRtcTransport: async (participant, data) => {
+    await mediaOf(participant, 'transport', data.transportId).connectTransport(data);
+    return {};
+  },
+  getIceServers: (participant) => participant.room.iceConfig(participant.id),
+  restartIce: (participant, data) => mediaOf(participant, 'transport', data.transportId).restartIce(data),
+
+  produce: async (participant, data) => ({
+    id: (await mediaOf(participant, 'transport', data.transportId).produce(data)).id,
+  }),
+  pauseProducer: async (participant, { producerId }) => {
+    await mediaOf(participant, 'producer', producerId).setProducerPaused(producerId, true);
+    return {};
+  },
+  resumeProducer: async (participant, { producerId }) => {
+    await mediaOf(participant, 'producer', producerId).setProducerPaused(producerId, false);
+    return {};
+  },
+  closeProducer: (participant, { producerId }) => {
+    mediaOf(participant, 'producer', producerId).closeProducer(producerId);
+    return {};
+  },
+
+  consume: (participant, data) =>
+    mediaOf(participant, 'transport', data.transportId).consume(
+      data,
+      participant.rtpCapabilities as types.RtpCapabilities,
+    ),
+  resumeConsumer: async (participant, { consumerId }) => {
+    await mediaOf(participant, 'consumer', consumerId).setConsumerPaused(consumerId, false);
+    return {};
+  },
+  pauseConsumer: async (participant, { consumerId }) => {
+    await mediaOf(participant, 'consumer', consumerId).setConsumerPaused(consumerId, true);
+    return {};
+  },
+
+  leaveCall: (participant) => {
+    participant.leaveCall();
+    return {};
+  },
+
+  chatSend: async (participant, data) => {
+    const { room } = participant;
+    const prepared = await prepareSend(room.db, {
+      roomId: room.id,
+      authorId: participant.identity.id,
+      clientId: data.clientId,
+      text: data.text,
+      recipientId: data.recipientId,
+      attachmentId: data.attachmentId,
+    });
+    if (prepared.existing) return { message: prepared.existing };
+    // Stored (committed) before anyone hears of it, and announced in seq order; a retried
+    // send is not announced twice.
+    return room.serializeChat(async () => {
+      const { message, created } = await prepared.store();
+      if (!created) return { message };
+      room.metrics.chatMessageStored(message.recipient !== null);
+      room.broadcastChat('chatMessage', message, participant.id);
+      return { message };
+    });
+  },
+  chatHistory: async (participant, { beforeSeq, limit }) => {
+    const { room, identity } = participant;
+    const page = await history(room.db, room.id, identity.id, beforeSeq, limit ?? 50);
+    const lastReadSeq = await readMarker(room.db, room.id, identity.id);
+    return { ...page, lastReadSeq };
+  },
+  chatEdit: async (participant, { messageId, text }) => {
+    const { room, identity } = participant;
+    const message = await editMessage(room.db, room.id, identity.id, messageId, text);
+    room.broadcastChat('chatMessageUpdated', message, participant.id);
+    return { message };
+  },
+  chatDelete: async (participant, { messageId }) => {
+    const { room, identity } = participant;
+    const message = await deleteMessage(room.db, room.id, identity.id, messageId);
+    room.broadcastChat('chatMessageUpdated', message, participant.id);
+    return { message };
+  },
+  chatMarkRead: async (participant, { seq }) => ({
+    lastReadSeq: await markRead(participant.room.db, participant.room.id, participant.identity.id, seq),
+  }),
+  setPresence: (participant, { away }) => {
+    participant.away = away;
+    participant.room.refreshPresence(participant);
+    return {};
+  },
+  leave: (participant) => {
+    // Answer first, then close the socket.
+    setImmediate(() => participant.disconnect());
+    return {};
+  },
+};
