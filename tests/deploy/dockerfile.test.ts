@@ -1,6 +1,8 @@
 // The Dockerfile, checked without a Docker engine: the build stage runs the same setup
-// script as `npm start`, `npm test` and CI; the runtime stage has the worker's shared
-// libraries, runs as a non-root user, is health-checked and points mediasoup at the worker.
+// script as `npm start`, `npm test` and CI, with the worker's libraries installed before the
+// worker cache is looked up; production dependencies come from their own stage without the
+// Prisma CLI; the runtime stage has the worker's shared libraries and nothing to build with,
+// runs as a non-root user, is health-checked and points mediasoup at the worker.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,7 +21,9 @@ interface Stage {
   instructions: Instruction[];
 }
 
-/** Dockerfile → stages of instructions (continuations joined, comments dropped). */
+/** Dockerfile → stages of instructions (continuations joined, comments dropped); the ARGs
+ *  declared before the first FROM go to `globalArgs`. */
+const globalArgs: Record<string, string> = {};
 function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
   const lines = text.split('\n');
@@ -44,17 +48,33 @@ function parseDockerfile(text: string): Stage[] {
       stages.push({ from: from[1]!, name: from[2], instructions: [] });
       continue;
     }
+    if (!stages.length && keyword === 'ARG') {
+      const arg = /^([A-Za-z_][A-Za-z0-9_]*)(?:=("?)(.*)\2)?$/.exec(args);
+      assert.ok(arg, `ARG line ${start + 1}`);
+      globalArgs[arg[1]!] = arg[3] ?? '';
+      continue;
+    }
     assert.ok(stages.length, `instruction before FROM at line ${start + 1}`);
     stages.at(-1)!.instructions.push({ keyword, args, line: start + 1 });
   }
   return stages;
 }
 
-const stages = parseDockerfile(readRepoFile('Dockerfile'));
+const dockerfileText = readRepoFile('Dockerfile');
+const stages = parseDockerfile(dockerfileText);
 const build = stages[0]!;
+const deps = stages.find((s) => s.name === 'deps');
 const runtime = stages.at(-1)!;
 const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
-const runs = (stage: Stage) => all(stage, 'RUN').map((i) => i.args);
+/** RUN commands, with the global ARGs that the stage declares expanded. */
+const runs = (stage: Stage) => {
+  const declared = all(stage, 'ARG').map((i) => i.args.split('=')[0]!);
+  return all(stage, 'RUN').map((i) =>
+    i.args.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, name: string) =>
+      declared.includes(name) && name in globalArgs ? globalArgs[name]! : m,
+    ),
+  );
+};
 
 /** The fixed path the build stage installs the worker binary to. */
 const workerPath = (() => {
@@ -64,11 +84,35 @@ const workerPath = (() => {
   return m?.[1];
 })();
 
-test('two stages: a build stage on node:20-bookworm, a runtime stage on node:20-bookworm-slim', () => {
-  assert.ok(stages.length >= 2);
-  assert.equal(build.from, 'node:20-bookworm');
+test('stages: build and deps on node:24-bookworm, runtime on debian:bookworm-slim with the node binary', () => {
+  assert.equal(stages.length, 3);
+  assert.equal(build.from, 'node:24-bookworm');
   assert.equal(build.name, 'build');
-  assert.equal(runtime.from, 'node:20-bookworm-slim');
+  assert.equal(deps?.from, 'node:24-bookworm');
+  assert.equal(runtime.from, 'debian:bookworm-slim');
+  const copies = all(runtime, 'COPY').map((i) => i.args);
+  assert.ok(copies.includes('--from=build /usr/local/bin/node /usr/local/bin/node'), copies.join('\n'));
+  // The same major version as the one the project requires.
+  const pkg = JSON.parse(readRepoFile('package.json')) as { engines: { node: string } };
+  assert.equal(pkg.engines.node, '>=24');
+});
+
+test('no image from Docker Hub besides the FROM bases, and docs/deploy.md names each', () => {
+  // A `# syntax=` line would make BuildKit fetch a frontend image (docker/dockerfile).
+  assert.doesNotMatch(dockerfileText, /^#\s*syntax\s*=/im);
+  const stageNames = new Set(stages.map((s) => s.name));
+  const images = new Set(stages.map((s) => s.from).filter((from) => !stageNames.has(from)));
+  // COPY --from=<image> would pull one more.
+  for (const stage of stages) {
+    for (const copy of all(stage, 'COPY')) {
+      const from = /--from=(\S+)/.exec(copy.args)?.[1];
+      if (from) assert.ok(stageNames.has(from), `line ${copy.line}: COPY --from=${from} is not a stage`);
+    }
+  }
+  assert.deepEqual([...images].sort(), ['debian:bookworm-slim', 'node:24-bookworm']);
+  const doc = readRepoFile('docs/deploy.md');
+  for (const image of images)
+    assert.ok(doc.includes(`\`${image}\``), `docs/deploy.md does not name ${image}`);
 });
 
 test('the build stage runs scripts/setup.sh, the same script as npm start, npm test and CI', () => {
@@ -89,11 +133,78 @@ test('the build stage runs scripts/setup.sh, the same script as npm start, npm t
   assert.match(readRepoFile('.ci/run'), /^npm test$/m);
 });
 
-test('the build stage prunes dev dependencies without re-running mediasoup postinstall, and keeps the worker', () => {
-  assert.ok(
-    runs(build).some((cmd) => /MEDIASOUP_WORKER_BIN=\S+ npm prune --omit=dev/.test(cmd)),
-    'npm prune --omit=dev with MEDIASOUP_WORKER_BIN set',
+test("the build stage installs the worker's libraries before the worker cache is looked up", () => {
+  // obtain-worker.sh verifies a cached worker by running it: without its shared libraries
+  // the check fails and the worker is compiled again on every build.
+  const setup = build.instructions.findIndex(
+    (i) => i.keyword === 'RUN' && i.args.includes('scripts/setup.sh'),
   );
+  const libs = build.instructions.findIndex(
+    (i) => i.keyword === 'RUN' && /apt-get install .*\$WORKER_LIBS/.test(i.args),
+  );
+  assert.ok(libs >= 0 && libs < setup, 'apt-get install $WORKER_LIBS before scripts/setup.sh');
+  const setupRun = build.instructions[setup]!.args;
+  assert.match(
+    setupRun,
+    /--mount=type=cache,target=\/root\/\.cache\/meet\b/,
+    'the worker cache is a cache mount',
+  );
+  assert.match(
+    readRepoFile('media-worker/scripts/obtain-worker.sh'),
+    /cache_root="\$\{MEET_CACHE_DIR:-\$HOME\/\.cache\/meet\}"/,
+  );
+  assert.deepEqual(
+    runs(build)
+      .find((cmd) => cmd.includes('apt-get install'))!
+      .match(/lib\S+/g),
+    [...globalArgs.WORKER_LIBS!.split(' ')],
+  );
+});
+
+test('production dependencies: their own stage, from the manifests only, without the Prisma CLI', () => {
+  assert.ok(deps, 'a stage named deps');
+  // Only package manifests (and the schema, for its provider) are copied: a source change
+  // does not invalidate this stage.
+  const copies = all(deps, 'COPY').map((i) => i.args.split(' '));
+  for (const [source] of copies) {
+    assert.match(
+      source!,
+      /(^|\/)(package\.json|package-lock\.json|schema\.prisma)$/,
+      `deps copies ${source}`,
+    );
+  }
+  for (const pkg of ['protocol', 'media-worker', 'server', 'web']) {
+    assert.ok(
+      copies.some(([source]) => source === `${pkg}/package.json`),
+      `${pkg}/package.json (workspace)`,
+    );
+  }
+  const install = runs(deps).find((cmd) => cmd.includes('npm ci'));
+  assert.ok(install, 'npm ci in the deps stage');
+  assert.match(install, /MEDIASOUP_WORKER_BIN=\S+ npm ci --omit=dev --omit=optional/);
+  assert.match(install, /rm -rf node_modules\/mediasoup\/worker/);
+  const runtimeCopies = all(runtime, 'COPY').map((i) => i.args);
+  assert.ok(runtimeCopies.includes('--from=deps /app/node_modules ./node_modules'), runtimeCopies.join('\n'));
+});
+
+test('--omit=dev --omit=optional drops the Prisma CLI and no production dependency but pg-cloudflare', () => {
+  // npm keeps a "devOptional" package (a dev dependency that is also an optional dependency
+  // of a production one: prisma, an optional peer of @prisma/client) unless both dev and
+  // optional are omitted. Anything else optional that production code needs would be lost.
+  const lock = JSON.parse(readRepoFile('package-lock.json')) as {
+    packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }>;
+  };
+  const omitted = (p: { dev?: boolean; optional?: boolean; devOptional?: boolean }) =>
+    Boolean(p.dev || p.optional || p.devOptional);
+  assert.ok(omitted(lock.packages['node_modules/prisma']!), 'the Prisma CLI would be installed');
+  assert.ok(omitted(lock.packages['node_modules/@prisma/engines']!), '@prisma/engines would be installed');
+  const productionOnlyOptional = Object.entries(lock.packages)
+    .filter(([, p]) => p.optional && !p.dev && !p.devOptional)
+    .map(([name]) => name);
+  assert.deepEqual(productionOnlyOptional, ['node_modules/pg-cloudflare']);
+});
+
+test('the build stage keeps the worker at a fixed path', () => {
   assert.ok(workerPath, 'the worker recorded in media-worker/worker-bin.path is installed to a fixed path');
   assert.match(workerPath, /^\/\S+$/);
   // obtain-worker.sh and setup.sh agree on where the path is recorded.
@@ -107,7 +218,7 @@ test('the runtime stage points mediasoup at the copied worker and carries what t
   assert.match(env, new RegExp(`MEDIASOUP_WORKER_BIN=${workerPath}(\\s|$)`));
   const copies = all(runtime, 'COPY').map((i) => i.args);
   assert.ok(copies.includes(`--from=build ${workerPath} ${workerPath}`), copies.join('\n'));
-  for (const path of ['node_modules', 'protocol/dist', 'media-worker/dist', 'server/dist', 'web/build']) {
+  for (const path of ['protocol/dist', 'media-worker/dist', 'server/dist', 'web/build']) {
     assert.ok(
       copies.some((c) => c.startsWith(`--from=build /app/${path} `)),
       `runtime stage does not copy ${path}`,
@@ -143,6 +254,12 @@ test('the runtime stage runs as a non-root user, from USER on to CMD', () => {
   assert.ok(users.length > 0, 'no USER in the final stage');
   const user = users.at(-1)!;
   assert.ok(!/^(root|0)(:|$)/.test(user.args), `USER ${user.args} is root`);
+  // debian:bookworm-slim has no "node" user: the stage creates it.
+  const name = user.args.split(':')[0]!;
+  assert.ok(
+    runs(runtime).some((cmd) => new RegExp(`useradd .*--uid 1000 .*\\b${name}(\\s|$)`).test(cmd)),
+    `useradd ${name}`,
+  );
   const cmd = all(runtime, 'CMD').at(-1)!;
   assert.ok(user.line < cmd.line);
   assert.deepEqual(JSON.parse(cmd.args), ['node', 'server/dist/main.js']);
@@ -194,8 +311,8 @@ const aptInstalled = runs(runtime)
   .flatMap((cmd) => [...cmd.matchAll(/apt-get install ((?:-\S+\s+)*)([^&;]+)/g)])
   .flatMap((m) => m[2]!.trim().split(/\s+/));
 
-test('the runtime stage installs libuv, libsrtp2, usrsctp and abseil, and nothing to build with', () => {
-  for (const pkg of ['libuv1', 'libsrtp2-1', 'libusrsctp2']) assert.ok(aptInstalled.includes(pkg), pkg);
+test('the runtime stage installs libuv, libsrtp2 and abseil, and nothing to build with', () => {
+  for (const pkg of ['libuv1', 'libsrtp2-1']) assert.ok(aptInstalled.includes(pkg), pkg);
   assert.ok(
     aptInstalled.some((p) => p.startsWith('libabsl')),
     'abseil runtime library',
@@ -238,7 +355,7 @@ test(
       packages.add(fallback.stdout.split(':')[0]!.trim());
     }
     // What the runtime stage installs, with everything those packages depend on, plus what
-    // node:20-bookworm-slim has anyway (Node itself links libc, libgcc and libstdc++).
+    // debian:bookworm-slim has anyway (libc; libgcc and libstdc++ for apt, and for Node).
     const closure = spawnSync(
       'apt-cache',
       [

@@ -1,6 +1,7 @@
 // The shipped coturn configuration (turnserver.conf): authentication by shared secret only,
-// and a relay that cannot reach private, loopback, link-local, CGNAT, documentation,
-// benchmark, "this network", multicast or reserved addresses.
+// and a relay that reaches no address at all but the SFU's (added at run time with
+// --allowed-peer-ip): neither public addresses nor private, loopback, link-local, CGNAT,
+// documentation, benchmark, "this network", multicast or reserved ones.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -69,6 +70,17 @@ test('every private, loopback, link-local, CGNAT, documentation, multicast and r
   assert.deepEqual(uncovered, [], `not inside any denied-peer-ip range: ${uncovered.join(', ')}`);
 });
 
+test('the relay reaches nothing but the SFU: every IPv4 and IPv6 address is denied', () => {
+  const denied = named('denied-peer-ip').map((o) => parseCoturnRange(o.value!));
+  for (const cidr of ['0.0.0.0/0', '::/0']) {
+    const range = parseCidr(cidr);
+    assert.ok(
+      denied.some((d) => rangeInside(range, d)),
+      `${cidr} (public addresses included) is denied`,
+    );
+  }
+});
+
 test('the coverage check itself rejects a range that is only partly denied', () => {
   const denied = [parseCoturnRange('10.0.0.0-10.127.255.255')];
   assert.equal(
@@ -97,7 +109,11 @@ test('authentication is the TURN REST API shared secret, and the secret is not i
 
 test('no exception to the deny list is shipped: no allow-loopback-peers, no allowed-peer-ip', () => {
   assert.equal(named('allow-loopback-peers').length, 0);
-  assert.equal(named('allowed-peer-ip').length, 0, 'the SFU exception comes from SFU_PRIVATE_IP at run time');
+  assert.equal(
+    named('allowed-peer-ip').length,
+    0,
+    'the SFU exception comes from RTC_ANNOUNCED_ADDRESS (and SFU_PRIVATE_IP) at run time',
+  );
 });
 
 test('hardening and listener options are set', () => {
