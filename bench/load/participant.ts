@@ -192,10 +192,13 @@ export class MeetParticipant implements SimulatedParticipant {
     const device = new Device(weriftCapabilities(), { handlerName: 'werift' });
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as msc.RtpCapabilities });
     this.#device = device;
-    const { peerId, peers } = await signaling.request('join', {
+    const joined = await signaling.request('join', {
       displayName: name,
       rtpCapabilities: device.rtpCapabilities as never,
     });
+    // Bench rooms are never locked: a 'waiting' answer means someone locked this one.
+    if (joined.status !== 'joined') throw new Error(`room ${roomId} is locked: waiting in its lobby`);
+    const { peerId, peers } = joined;
     this.id = peerId;
     if (this.#options.subscribe) {
       this.#recv = await this.#createTransport('recv');

@@ -3,6 +3,7 @@
 // the room's websocket. Server and web import these schemas and the types derived from them.
 import { z } from 'zod';
 import { chatNotifications, chatRequests, peerStatusSchema, uuidSchema } from './chat.js';
+import { hostNotifications, hostRequests, roleSchema, roomControlShape } from './hosts.js';
 import { displayNameSchema, idSchema } from './names.js';
 import {
   dtlsParametersSchema,
@@ -31,6 +32,7 @@ export const peerInfoSchema = z.object({
   status: peerStatusSchema,
   /** Has media transports (in the call), whatever its status says. */
   inCall: z.boolean(),
+  role: roleSchema,
   producers: z.array(producerInfoSchema),
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
@@ -50,9 +52,22 @@ const iceConfigShape = {
 /** Requests from a browser to the server: `data` schema and `response` schema per method. */
 export const requests = {
   getRouterRtpCapabilities: { data: empty, response: rtpCapabilitiesSchema },
+  /**
+   * Joins the room; or, in a locked room that the identity is not a member of, waits in its
+   * lobby ('waiting': the answer comes at once; `admitted` later says to join again).
+   */
   join: {
     data: z.object({ displayName: displayNameSchema, rtpCapabilities: rtpCapabilitiesSchema }).strict(),
-    response: z.object({ peerId: idSchema, identityId: uuidSchema, peers: z.array(peerInfoSchema) }),
+    response: z.discriminatedUnion('status', [
+      z.object({
+        status: z.literal('joined'),
+        peerId: idSchema,
+        identityId: uuidSchema,
+        peers: z.array(peerInfoSchema),
+        ...roomControlShape,
+      }),
+      z.object({ status: z.literal('waiting'), peerId: idSchema, identityId: uuidSchema }),
+    ]),
   },
   createWebRtcTransport: {
     data: z.object({ direction: z.enum(['send', 'recv']), forceTcp: z.boolean().optional() }).strict(),
@@ -104,6 +119,7 @@ export const requests = {
   leaveCall: { data: empty, response: empty },
   leave: { data: empty, response: empty },
   ...chatRequests,
+  ...hostRequests,
 } as const;
 
 export type RequestMethod = keyof typeof requests;
@@ -126,6 +142,7 @@ export const notifications = {
    */
   mediaReset: z.object({ reason: z.string() }),
   ...chatNotifications,
+  ...hostNotifications,
 } as const;
 
 export type NotificationMethod = keyof typeof notifications;

@@ -77,6 +77,18 @@ describe('validateRequest', () => {
     ['chatDelete', { messageId: uuid }],
     ['chatMarkRead', { seq: '9223372036854775807' }],
     ['setPresence', { away: true }],
+    ['setRoomLocked', { locked: true }],
+    ['admit', { peerId: 'p1' }],
+    ['refuse', { peerId: 'p1' }],
+    ['removeParticipant', { peerId: 'p1' }],
+    ['muteParticipant', { peerId: 'p1', source: 'mic' }],
+    ['muteParticipant', { peerId: 'p1', source: 'webcam' }],
+    ['setRole', { peerId: 'p1', role: 'host' }],
+    ['setRole', { peerId: 'p1', role: 'member' }],
+    ['endMeeting', {}],
+    ['raiseHand', {}],
+    ['lowerHand', {}],
+    ['lowerHand', { peerId: 'p1' }],
   ];
 
   test('every request method has a valid example here', () => {
@@ -479,5 +491,40 @@ describe('randomRoomId', () => {
     }
     assert.equal(seen.size, 2000);
     assert.equal(symbols.size, 32);
+  });
+});
+
+describe('host requests and the join answer', () => {
+  test('refuse what hosts cannot do: other sources, other roles, extra keys', () => {
+    assertRejected(validateRequest('muteParticipant', { peerId: 'p1', source: 'screen' }), /source/);
+    assertRejected(validateRequest('muteParticipant', { peerId: 'p1' }), /source/);
+    assertRejected(validateRequest('setRole', { peerId: 'p1', role: 'owner' }), /role/);
+    assertRejected(validateRequest('setRoomLocked', { locked: 'yes' }), /locked/);
+    assertRejected(validateRequest('admit', {}), /peerId/);
+    assertRejected(validateRequest('endMeeting', { everyone: true }), /everyone|unrecognized/i);
+    assertRejected(validateRequest('lowerHand', { peerId: 'p1', all: true }), /all|unrecognized/i);
+  });
+
+  test('join answers joined (with the room controls) or waiting (in the lobby)', () => {
+    const response = requests.join.response;
+    const peerId = 'p1';
+    assert.ok(response.safeParse({ status: 'waiting', peerId, identityId: uuid }).success);
+    const joined = {
+      status: 'joined',
+      peerId,
+      identityId: uuid,
+      peers: [],
+      role: 'host',
+      locked: true,
+      hands: [{ peerId: 'p2', raisedAt: new Date().toISOString() }],
+      lobby: [{ peerId: 'p3', identityId: uuid, displayName: 'Knock', since: new Date().toISOString() }],
+    };
+    assert.ok(response.safeParse(joined).success);
+    assert.equal(
+      response.safeParse({ ...joined, role: undefined }).success,
+      false,
+      'a joined answer has a role',
+    );
+    assert.equal(response.safeParse({ status: 'pending', peerId, identityId: uuid }).success, false);
   });
 });

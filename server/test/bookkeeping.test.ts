@@ -265,10 +265,11 @@ describe('rooms on the real media worker pool', () => {
     return transport;
   }
 
-  /** What the others are told when `peerId` joins (before it has media). */
+  /** What the others are told when `peerId` joins (before it has media); Alice makes the rooms. */
   async function joinedInfo(peerId: string, displayName: string) {
     const identityId = (await identityOf(peerId)).id;
-    return { id: peerId, identityId, displayName, status: 'text', inCall: false };
+    const role = peerId === 'alice' ? 'host' : 'member';
+    return { id: peerId, identityId, displayName, status: 'text', inCall: false, role };
   }
 
   before(async () => {

@@ -163,6 +163,7 @@ describe('a valid flow', () => {
         displayName: 'Alice',
         status: 'text',
         inCall: false,
+        role: 'host',
         producers: [],
       },
     ]);
@@ -173,6 +174,7 @@ describe('a valid flow', () => {
       displayName: 'Bob',
       status: 'text',
       inCall: false,
+      role: 'member',
     });
 
     const aliceSend = await createTransport(alice.peer, 'send');

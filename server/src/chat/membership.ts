@@ -1,25 +1,93 @@
-// Room membership: an identity that joined a room may read its history and its files.
+// Room membership: an identity that joined a room may read its history and its files. A
+// member is a host or not; a locked room lets newcomers in only once a host admitted them.
 import type { Db } from '../db/database.js';
 
+export type MemberRole = 'host' | 'member';
+
+/** The outcome of a join: in (as what), or to wait in the lobby of a locked room. */
+export type RoomEntry =
+  { waiting: false; role: MemberRole; locked: boolean; lastReadSeq: bigint } | { waiting: true };
+
 /**
- * Makes the identity a member of the room (creating the room on its first join), with its
- * current display name. Both statements are single atomic upserts, so any number of
- * people opening a new room's link at the same instant all get in.
+ * Lets the identity into the room as a member (with its current display name), or says it
+ * must wait: a locked room lets in its members, and newcomers only once a host admitted
+ * them (`admitted`). The room is made on its first join by an atomic upsert: whoever's
+ * INSERT made it is its first member and host, so any number of people opening a new
+ * room's link at the same instant all get in and exactly one of them is host.
+ */
+export async function enterRoom(
+  db: Db,
+  roomId: string,
+  identityId: string,
+  displayName: string,
+  admitted: boolean,
+): Promise<RoomEntry> {
+  const created = await db.$queryRaw<Array<{ locked: boolean }>>`
+    INSERT INTO "rooms" ("id") VALUES (${roomId})
+    ON CONFLICT ("id") DO NOTHING
+    RETURNING "locked"`;
+  let locked = false;
+  if (created.length === 0) {
+    const [member] = await db.$queryRaw<Array<{ role: MemberRole; lastReadSeq: bigint; locked: boolean }>>`
+      UPDATE "memberships" AS m SET "display_name" = ${displayName}
+      FROM "rooms" AS r
+      WHERE m."room_id" = ${roomId} AND m."identity_id" = ${identityId}::uuid AND r."id" = m."room_id"
+      RETURNING m."role"::text AS "role", m."last_read_seq" AS "lastReadSeq", r."locked" AS "locked"`;
+    if (member) return { waiting: false, ...member };
+    const [room] = await db.$queryRaw<Array<{ locked: boolean }>>`
+      SELECT "locked" FROM "rooms" WHERE "id" = ${roomId}`;
+    locked = room?.locked ?? false;
+    if (locked && !admitted) return { waiting: true };
+  }
+  const role: MemberRole = created.length > 0 ? 'host' : 'member';
+  // A conflict here is the same identity joining twice at once (two tabs): the creator's
+  // row keeps 'host' whichever INSERT came second.
+  const [row] = await db.$queryRaw<Array<{ role: MemberRole; lastReadSeq: bigint }>>`
+    INSERT INTO "memberships" ("room_id", "identity_id", "display_name", "role")
+    VALUES (${roomId}, ${identityId}::uuid, ${displayName}, ${role}::"member_role")
+    ON CONFLICT ("room_id", "identity_id") DO UPDATE SET
+      "display_name" = EXCLUDED."display_name",
+      "role" = CASE WHEN EXCLUDED."role" = 'host' THEN EXCLUDED."role" ELSE "memberships"."role" END
+    RETURNING "role"::text AS "role", "last_read_seq" AS "lastReadSeq"`;
+  if (!row) throw new Error(`membership of ${identityId} in ${roomId} was not stored`);
+  return { waiting: false, role: row.role, locked, lastReadSeq: row.lastReadSeq };
+}
+
+/**
+ * Makes the identity a member of the room (creating the room on its first join), whether
+ * the room is locked or not (see enterRoom).
  */
 export async function ensureMembership(
   db: Db,
   roomId: string,
   identityId: string,
   displayName: string,
-): Promise<{ lastReadSeq: bigint }> {
-  await db.room.createMany({ data: [{ id: roomId }], skipDuplicates: true });
-  const [row] = await db.$queryRaw<Array<{ lastReadSeq: bigint }>>`
-    INSERT INTO "memberships" ("room_id", "identity_id", "display_name")
-    VALUES (${roomId}, ${identityId}::uuid, ${displayName})
-    ON CONFLICT ("room_id", "identity_id") DO UPDATE SET "display_name" = EXCLUDED."display_name"
-    RETURNING "last_read_seq" AS "lastReadSeq"`;
-  if (!row) throw new Error(`membership of ${identityId} in ${roomId} was not stored`);
-  return row;
+): Promise<{ lastReadSeq: bigint; role: MemberRole }> {
+  const entry = await enterRoom(db, roomId, identityId, displayName, true);
+  if (entry.waiting) throw new Error('unreachable: an admitted identity never waits');
+  return entry;
+}
+
+/** Ends a membership (a host removed the person): returns whether there was one. */
+export async function removeMembership(db: Db, roomId: string, identityId: string): Promise<boolean> {
+  const { count } = await db.membership.deleteMany({ where: { roomId, identityId } });
+  return count > 0;
+}
+
+/** Sets a member's role: returns false when the identity is not (or no longer) a member. */
+export async function setMemberRole(
+  db: Db,
+  roomId: string,
+  identityId: string,
+  role: MemberRole,
+): Promise<boolean> {
+  const { count } = await db.membership.updateMany({ where: { roomId, identityId }, data: { role } });
+  return count > 0;
+}
+
+/** Locks or unlocks the room (stored: a lock lasts across meetings and restarts). */
+export async function setRoomLocked(db: Db, roomId: string, locked: boolean): Promise<void> {
+  await db.room.updateMany({ where: { id: roomId }, data: { locked } });
 }
 
 export async function isMember(db: Db, roomId: string, identityId: string): Promise<boolean> {

@@ -13,6 +13,7 @@ import {
   type NotificationMethod,
   type PeerInfo,
   type PeerStatus,
+  type Role,
 } from '@meet/protocol';
 import type { IdentityInfo } from '../auth/identity.js';
 import { SignalingError, conflict, tooMany } from '../signaling/errors.js';
@@ -33,8 +34,13 @@ export class Participant {
   /** Tab hidden or idle, as the browser reports. */
   away = false;
   joined = false;
+  /** Host or member of the room (its membership's role, as of the join and later changes). */
+  role: Role = 'member';
+  /** Let in by a host while waiting in a locked room's lobby: its next join gets in. */
+  admitted = false;
   rtpCapabilities: types.RtpCapabilities | undefined;
   readonly #protoo: ProtooPeer;
+  readonly #closeSocket: ((reason: string) => void) | undefined;
   readonly #queue: SerialQueue;
   readonly #requestRate: TokenBucket;
   readonly #chatRate: TokenBucket;
@@ -51,6 +57,8 @@ export class Participant {
     identity: IdentityInfo,
     log: FastifyBaseLogger,
     limits: ParticipantLimits,
+    /** Closes the socket with a reason the browser sees (default: protoo's close). */
+    closeSocket?: (reason: string) => void,
   ) {
     this.id = protoo.id;
     this.room = room;
@@ -58,6 +66,7 @@ export class Participant {
     this.log = log;
     this.limits = limits;
     this.#protoo = protoo;
+    this.#closeSocket = closeSocket;
     this.#queue = new SerialQueue(limits.pendingRequests);
     this.#requestRate = new TokenBucket(limits.requestsPerSecond, limits.requestBurst);
     this.#chatRate = new TokenBucket(limits.chatPerSecond, limits.chatBurst);
@@ -86,6 +95,10 @@ export class Participant {
   /** Its socket closed, or it was removed from the room. */
   get closed(): boolean {
     return this.#protoo.closed;
+  }
+
+  get isHost(): boolean {
+    return this.role === 'host';
   }
 
   get inCall(): boolean {
@@ -219,6 +232,7 @@ export class Participant {
       identityId: this.identity.id,
       displayName: this.displayName ?? '',
       ...this.presence(),
+      role: this.role,
       producers: this.media?.producerInfos() ?? [],
     };
   }
@@ -231,9 +245,10 @@ export class Participant {
       .catch((err: unknown) => this.log.debug({ err, method }, 'notification not sent'));
   }
 
-  /** Closes the socket; the room then removes the participant. */
-  disconnect(): void {
-    this.#protoo.close();
+  /** Closes the socket (with a reason the browser sees); the room then removes the participant. */
+  disconnect(reason?: string): void {
+    if (reason !== undefined && this.#closeSocket && !this.#protoo.closed) this.#closeSocket(reason);
+    else this.#protoo.close();
   }
 
   /** Called by the room once the socket closed: the media goes. */

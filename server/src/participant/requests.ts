@@ -4,11 +4,12 @@
 import type { types } from 'mediasoup';
 import type { RequestData, RequestMethod, ResponseData } from '@meet/protocol';
 import { conflict, notFound, tooMany } from '../signaling/errors.js';
-import { ensureMembership } from '../chat/membership.js';
+import { enterRoom } from '../chat/membership.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
+import { hostHandlers } from './host-requests.js';
 import type { Participant } from './participant.js';
 
-type Handlers = {
+export type Handlers = {
   [M in RequestMethod]: (
     participant: Participant,
     data: RequestData<M>,
@@ -40,14 +41,29 @@ export const handlers: Handlers = {
     participant.room.rtpCapabilities as ResponseData<'getRouterRtpCapabilities'>,
 
   join: async (participant, { displayName, rtpCapabilities }) => {
-    const { room } = participant;
+    const { room, identity } = participant;
+    const waiting = { status: 'waiting', peerId: participant.id, identityId: identity.id } as const;
+    // Asked again while in the lobby: still waiting (the answer never waits for a host).
+    if (room.hosts.isWaiting(participant)) return waiting;
     checkCanJoin(participant);
-    await ensureMembership(room.db, room.id, participant.identity.id, displayName);
+    let entry = await enterRoom(room.db, room.id, identity.id, displayName, participant.admitted);
+    // A host unlocked the room meanwhile (and let the lobby in): so is this one.
+    if (entry.waiting && room.hosts.locked === false)
+      entry = await enterRoom(room.db, room.id, identity.id, displayName, true);
     // Checked again after the await: the participant may have gone, or the room filled up.
     if (participant.closed) throw conflict('disconnected while joining');
     checkCanJoin(participant);
     participant.displayName = displayName;
+    if (entry.waiting) {
+      if (room.hosts.lobbySize >= room.maxParticipants)
+        throw tooMany(`the lobby is full (${room.maxParticipants} waiting)`);
+      // Waits for a host as long as it takes: no join timeout; no request is held meanwhile.
+      participant.stopJoinTimer();
+      room.hosts.knock(participant);
+      return waiting;
+    }
     participant.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
+    participant.role = entry.role;
     const others = room.joinedParticipants().map((other) => other.info());
     participant.joined = true;
     participant.stopJoinTimer();
@@ -55,7 +71,16 @@ export const handlers: Handlers = {
     const { producers: _none, ...info } = participant.info();
     room.broadcast('peerJoined', info, participant.id);
     participant.log.info({ displayName, participants: others.length + 1 }, 'participant joined');
-    return { peerId: participant.id, identityId: participant.identity.id, peers: others };
+    return {
+      status: 'joined',
+      peerId: participant.id,
+      identityId: identity.id,
+      peers: others,
+      role: entry.role,
+      locked: room.hosts.locked ?? entry.locked,
+      hands: room.hosts.hands(),
+      lobby: participant.isHost ? room.hosts.lobby() : [],
+    };
   },
 
   createWebRtcTransport: async (participant, data) => {
@@ -164,4 +189,5 @@ export const handlers: Handlers = {
     setImmediate(() => participant.disconnect());
     return {};
   },
+  ...hostHandlers,
 };

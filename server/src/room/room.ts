@@ -15,6 +15,7 @@ import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
 import type { ParticipantLimits } from '../participant/limits.js';
 import { Participant } from '../participant/participant.js';
+import { RoomHosts } from './hosts.js';
 import { RoomMedia } from './room-media.js';
 
 export interface RoomOptions {
@@ -27,10 +28,19 @@ export interface RoomOptions {
   iceConfig: (participantId: string) => ResponseData<'getIceServers'>;
 }
 
+/** A websocket close reason has at most 123 bytes (UTF-8): longer ones are cut. */
+function closeReason(reason: string): string {
+  let cut = reason;
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1);
+  return cut;
+}
+
 export class Room extends EventEmitter<{ close: [] }> {
   readonly id: string;
   readonly log: FastifyBaseLogger;
   readonly participants = new Map<string, Participant>();
+  /** The lobby and the raised hands (roles and the lock are stored with the membership). */
+  readonly hosts = new RoomHosts(this);
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
@@ -118,10 +128,6 @@ export class Room extends EventEmitter<{ close: [] }> {
       return;
     }
     const ghost = resumeId === undefined ? undefined : this.participants.get(resumeId);
-    if (ghost && ghost.identity.id === identity.id) {
-      ghost.log.info('replaced by its reconnection');
-      ghost.disconnect();
-    }
     const peer = this.#protoo.createPeer(participantId, transport);
     const participant = new Participant(
       this,
@@ -129,14 +135,38 @@ export class Room extends EventEmitter<{ close: [] }> {
       identity,
       this.log.child({ peerId: participantId, identityId: identity.id }),
       this.#options.limits,
+      (reason) => transport.close(4000, closeReason(reason)),
     );
     this.participants.set(participantId, participant);
     participant.log.debug('participant connected');
     peer.on('close', () => this.#remove(participant));
+    // The ghost goes once its replacement is in: were it alone, the room would close first.
+    if (ghost && ghost.identity.id === identity.id) {
+      ghost.log.info('replaced by its reconnection');
+      ghost.disconnect();
+    }
   }
 
   joinedParticipants(): Participant[] {
     return [...this.participants.values()].filter((participant) => participant.joined);
+  }
+
+  /** Every connection of an identity here (joined, waiting in the lobby, or not yet joined). */
+  participantsOf(identityId: string): Participant[] {
+    return [...this.participants.values()].filter((participant) => participant.identity.id === identityId);
+  }
+
+  /**
+   * A host ended the meeting: everyone connected (the lobby too) is told, then every socket
+   * closes (after the host's request is answered); the room closes with the last one.
+   */
+  endMeeting(reason: string): void {
+    const everyone = [...this.participants.values()];
+    for (const participant of everyone) participant.notify('meetingEnded', { reason });
+    this.log.info({ participants: everyone.length }, 'meeting ended by a host');
+    setImmediate(() => {
+      for (const participant of everyone) participant.disconnect(reason);
+    });
   }
 
   /** Notifies every joined participant but `exceptId`. */
@@ -177,6 +207,7 @@ export class Room extends EventEmitter<{ close: [] }> {
     const wasJoined = participant.joined;
     participant.joined = false;
     participant.closeMedia();
+    this.hosts.forget(participant);
     if (wasJoined) {
       this.broadcast('peerLeft', { peerId: participant.id });
       participant.log.info('participant left');

@@ -5,7 +5,8 @@ declare module 'protoo-server' {
   /** What protoo needs from a transport: we provide one over @fastify/websocket. */
   export interface ProtooTransport extends EventEmitter {
     readonly closed: boolean;
-    close(): void;
+    /** Our transport takes a websocket close code and reason; protoo calls it without. */
+    close(code?: number, reason?: string): void;
     send(message: unknown): Promise<void>;
   }
 

@@ -1,0 +1,127 @@
+// The hosts' side of a room, in memory: the lobby (who waits to be let into the locked
+// room, in the order they knocked) and the raised hands (in the order they were raised).
+// Roles and the lock itself are stored (memberships.role, rooms.locked); the room caches
+// the lock once a host changed it here. Owned by the Room.
+import type { LobbyEntry, RaisedHand } from '@meet/protocol';
+import type { Participant } from '../participant/participant.js';
+import type { Room } from './room.js';
+
+interface Waiting {
+  participant: Participant;
+  since: string;
+}
+
+export class RoomHosts {
+  readonly #room: Room;
+  readonly #lobby = new Map<string, Waiting>();
+  /** Participant id → when the hand went up (a Map keeps the order of raising). */
+  readonly #hands = new Map<string, string>();
+  /** The lock as last set by a host on this server (undefined: not changed here). */
+  locked: boolean | undefined;
+
+  constructor(room: Room) {
+    this.#room = room;
+  }
+
+  /** Joined participants who are hosts. */
+  hosts(): Participant[] {
+    return this.#room.joinedParticipants().filter((participant) => participant.isHost);
+  }
+
+  // --- lobby
+
+  lobby(): LobbyEntry[] {
+    return [...this.#lobby.values()].map(({ participant, since }) => ({
+      peerId: participant.id,
+      identityId: participant.identity.id,
+      displayName: participant.displayName ?? '',
+      since,
+    }));
+  }
+
+  get lobbySize(): number {
+    return this.#lobby.size;
+  }
+
+  isWaiting(participant: Participant): boolean {
+    return this.#lobby.get(participant.id)?.participant === participant;
+  }
+
+  /** The participant waiting in the lobby under this id, if any. */
+  waiting(peerId: string): Participant | undefined {
+    return this.#lobby.get(peerId)?.participant;
+  }
+
+  /** Puts a participant in the lobby (once) and tells the hosts. */
+  knock(participant: Participant): void {
+    if (this.isWaiting(participant)) return;
+    this.#lobby.set(participant.id, { participant, since: new Date().toISOString() });
+    participant.log.info('waiting in the lobby');
+    this.#lobbyChanged();
+  }
+
+  /** A host let them in: they are told, and their next join gets in. */
+  admit(participant: Participant): void {
+    if (!this.#leaveLobby(participant)) return;
+    participant.admitted = true;
+    participant.notify('admitted', {});
+    participant.log.info('admitted from the lobby');
+    this.#lobbyChanged();
+  }
+
+  /** The room was unlocked: everyone waiting gets in. */
+  admitEveryone(): void {
+    for (const { participant } of [...this.#lobby.values()]) this.admit(participant);
+  }
+
+  /** A host turned them away: they are told, then disconnected. */
+  refuse(participant: Participant, reason: string): void {
+    if (!this.#leaveLobby(participant)) return;
+    participant.notify('refused', { reason });
+    participant.log.info('refused from the lobby');
+    participant.disconnect(reason);
+    this.#lobbyChanged();
+  }
+
+  /** Sends a host (one who just became host) the current lobby. */
+  tellLobby(host: Participant): void {
+    host.notify('lobbyUpdated', { lobby: this.lobby() });
+  }
+
+  #leaveLobby(participant: Participant): boolean {
+    if (!this.isWaiting(participant)) return false;
+    this.#lobby.delete(participant.id);
+    return true;
+  }
+
+  #lobbyChanged(): void {
+    const lobby = this.lobby();
+    for (const host of this.hosts()) host.notify('lobbyUpdated', { lobby });
+  }
+
+  // --- hands
+
+  hands(): RaisedHand[] {
+    return [...this.#hands].map(([peerId, raisedAt]) => ({ peerId, raisedAt }));
+  }
+
+  raiseHand(participant: Participant): void {
+    if (this.#hands.has(participant.id)) return;
+    this.#hands.set(participant.id, new Date().toISOString());
+    this.#handsChanged();
+  }
+
+  lowerHand(peerId: string): void {
+    if (this.#hands.delete(peerId)) this.#handsChanged();
+  }
+
+  #handsChanged(): void {
+    this.#room.broadcast('handsUpdated', { hands: this.hands() });
+  }
+
+  /** The participant left the room: out of the lobby, hand down. */
+  forget(participant: Participant): void {
+    if (this.#leaveLobby(participant)) this.#lobbyChanged();
+    this.lowerHand(participant.id);
+  }
+}
