@@ -3,13 +3,15 @@
 # they are already installed). Needs root, or sudo.
 #   --worker-build  compilers and libraries to build the mediasoup worker from source, and
 #                   a deb-src entry so that `apt-get source openssl` works
-#   --test          Chromium for the browser tests, coturn for the TURN tests, and a running
-#                   PostgreSQL server on 127.0.0.1:5432 for the chat tests
+#   --test          Chromium and Firefox ESR for the browser tests, iproute2 and iptables for
+#                   the network namespaces some of them run in (tests/helpers/netns.ts),
+#                   coturn for the TURN tests, and a running PostgreSQL server on
+#                   127.0.0.1:5432 for the chat tests
 set -euo pipefail
 
-worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev libusrsctp-dev
+worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
-test_pkgs=(chromium coturn)
+test_pkgs=(chromium firefox-esr iproute2 iptables coturn)
 ensure_postgres=0
 
 want=()

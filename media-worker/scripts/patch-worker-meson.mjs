@@ -74,7 +74,11 @@ ankerl_unordered_dense_dep = meet_compat_dep
 `,
   'subproject block',
 );
-expectSame(names(removed, /subproject\(\s*'([^']+)'/g), ['libuv', 'openssl', 'libsrtp3', 'flatbuffers'], 'subprojects replaced');
+expectSame(
+  names(removed, /subproject\(\s*'([^']+)'/g),
+  ['libuv', 'openssl', 'libsrtp3', 'flatbuffers'],
+  'subprojects replaced',
+);
 expectSame(names(removed, /dependency\(\s*'([^']+)'/g), ['unordered_dense'], 'wrap dependencies replaced');
 
 [meson] = replaceOnce(
@@ -97,7 +101,7 @@ expectSame(names(removed, /dependency\(\s*'([^']+)'/g), ['unordered_dense'], 'wr
 // abseil (only deps/libwebrtc uses it): Debian's libabsl-dev.
 [meson, removed] = replaceOnce(
   meson,
-  /^  abseil_cpp_proj = subproject\([\s\S]*?^  \)\n/m,
+  /^ {2}abseil_cpp_proj = subproject\([\s\S]*?^ {2}\)\n/m,
   `  absl_strings_dep = dependency('absl_strings')
   absl_optional_dep = dependency('absl_optional')
 `,
@@ -105,20 +109,30 @@ expectSame(names(removed, /dependency\(\s*'([^']+)'/g), ['unordered_dense'], 'wr
 );
 expectSame(names(removed, /subproject\(\s*'([^']+)'/g), ['abseil-cpp'], 'abseil subproject');
 // The worker's own sources do not use abseil's containers; linking them is not needed.
-[meson] = replaceOnce(meson, /^ *abseil_cpp_proj\.get_variable\('absl_container_dep'\),\n/m, '', 'absl_container_dep');
-[meson] = replaceOnce(meson, /^ *abseil_cpp_proj\.get_variable\('absl_container_lib'\),\n/m, '', 'absl_container_lib');
+[meson] = replaceOnce(
+  meson,
+  /^ *abseil_cpp_proj\.get_variable\('absl_container_dep'\),\n/m,
+  '',
+  'absl_container_dep',
+);
+[meson] = replaceOnce(
+  meson,
+  /^ *abseil_cpp_proj\.get_variable\('absl_container_lib'\),\n/m,
+  '',
+  'absl_container_lib',
+);
 
 // Windows only (wingetopt subproject).
 [meson] = replaceOnce(
   meson,
-  /^if host_machine\.system\(\) == 'windows'\n  wingetopt_proj = subproject\([\s\S]*?^endif\n/m,
+  /^if host_machine\.system\(\) == 'windows'\n {2}wingetopt_proj = subproject\([\s\S]*?^endif\n/m,
   '',
   'wingetopt block',
 );
 // Tests (catch2) and fuzzers are not built here.
 [meson] = replaceOnce(
   meson,
-  /^if get_option\('ms_build_tests'\)\n  catch2_proj = subproject\([\s\S]*?^endif\n/m,
+  /^if get_option\('ms_build_tests'\)\n {2}catch2_proj = subproject\([\s\S]*?^endif\n/m,
   '',
   'catch2 block',
 );
@@ -128,9 +142,19 @@ writeFileSync(mesonPath, meson);
 // ---- worker/deps/libwebrtc/meson.build
 const webrtcPath = join(workerDir, 'deps', 'libwebrtc', 'meson.build');
 let webrtc = readFileSync(webrtcPath, 'utf8');
-[webrtc, removed] = replaceOnce(webrtc, /^abseil_cpp_proj = subproject\([\s\S]*?^\)\n/m, '', 'libwebrtc abseil subproject');
+[webrtc, removed] = replaceOnce(
+  webrtc,
+  /^abseil_cpp_proj = subproject\([\s\S]*?^\)\n/m,
+  '',
+  'libwebrtc abseil subproject',
+);
 expectSame(names(removed, /subproject\(\s*'([^']+)'/g), ['abseil-cpp'], 'libwebrtc abseil subproject');
-[webrtc] = replaceOnce(webrtc, "openssl_proj.get_variable('openssl_dep')", 'openssl_dep', 'libwebrtc openssl_dep');
+[webrtc] = replaceOnce(
+  webrtc,
+  "openssl_proj.get_variable('openssl_dep')",
+  'openssl_dep',
+  'libwebrtc openssl_dep',
+);
 [webrtc] = replaceOnce(webrtc, "libuv_proj.get_variable('libuv_dep')", 'libuv_dep', 'libwebrtc libuv_dep');
 // Also make libwebrtc wait for the generated flatbuffers headers (FBS/*.h) it includes.
 [webrtc] = replaceOnce(
@@ -151,11 +175,17 @@ writeFileSync(webrtcPath, webrtc);
 
 // ---- nothing may still reach for a subproject or a dependency this build does not provide.
 const allowedDeps = ['openssl', 'libuv', 'libsrtp2', 'flatbuffers', 'absl_strings', 'absl_optional'];
-for (const file of [mesonPath, webrtcPath, join(workerDir, 'fbs', 'meson.build'), join(workerDir, 'fbs', 'FBS', 'meson.build')]) {
+for (const file of [
+  mesonPath,
+  webrtcPath,
+  join(workerDir, 'fbs', 'meson.build'),
+  join(workerDir, 'fbs', 'FBS', 'meson.build'),
+]) {
   const text = readFileSync(file, 'utf8');
   if (/subproject\(|_proj\./.test(text)) fail(`${file} still references a subproject`);
   for (const dep of names(text, /dependency\(\s*'([^']+)'/g)) {
-    if (!allowedDeps.includes(dep)) fail(`${file} asks for dependency '${dep}', which this build does not provide`);
+    if (!allowedDeps.includes(dep))
+      fail(`${file} asks for dependency '${dep}', which this build does not provide`);
   }
 }
 

@@ -1,6 +1,6 @@
 // The shipped turnserver.conf run by a real coturn (Debian's, when installed): a TURN user
-// cannot relay to a private address or to loopback, and the SFU exception
-// (--allowed-peer-ip=$SFU_PRIVATE_IP, as docker-compose.yml passes it) opens exactly that
+// cannot relay to a private address, to loopback or to a public address, and the SFU
+// exception (--allowed-peer-ip, as docker/coturn-entrypoint.sh passes it) opens exactly that
 // address. Only the listening/relay addresses and ports, the pid file and the secret are
 // overridden on the command line, as in docker-compose.yml.
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ import {
   readRepoFile,
   repoRoot,
 } from './support.js';
+import { createNetns } from '../helpers/netns.js';
 
 const tools = ['turnserver', 'turnutils_uclient', 'turnutils_peer'];
 const missing = tools.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -181,6 +182,39 @@ for (const family of ['IPv4', 'IPv6'] as const) {
     );
   });
 }
+
+// A peer on the public internet, as far as coturn can tell: a globally routable address that
+// exists only inside a network namespace of this test (so nothing leaves the machine, even
+// if the relay were open). The shipped config refuses it: the relay reaches the SFU only.
+test(
+  'a public address that is not the SFU is refused; allowed as the SFU, the same peer is reached',
+  { skip: skip || (process.getuid?.() !== 0 && 'needs root for a network namespace') },
+  async () => {
+    const ns = await createNetns({ addresses: ['11.71.0.1', '11.71.0.2'] });
+    try {
+      const peerPort = 3478 + 10;
+      const peer = spawn(
+        'ip',
+        ['netns', 'exec', ns.name, 'turnutils_peer', '-L', ns.nsAddress, '-p', String(peerPort)],
+        {
+          stdio: 'ignore',
+        },
+      );
+      children.push(peer);
+      const refused = await startTurnserver(ns.hostAddress, []);
+      const result = relay(ns.hostAddress, refused.port, ns.nsAddress, peerPort);
+      assert.ok(result.forbidden, `expected 403 Forbidden IP for ${ns.nsAddress}:\n${result.output}`);
+      assert.equal(result.received, 0);
+
+      const allowed = await startTurnserver(ns.hostAddress, [`--allowed-peer-ip=${ns.nsAddress}`]);
+      const through = relay(ns.hostAddress, allowed.port, ns.nsAddress, peerPort);
+      assert.ok(!through.forbidden, `unexpected 403:\n${through.output}`);
+      assert.ok(through.received > 0, `the peer was not reached through the relay:\n${through.output}`);
+    } finally {
+      await ns.destroy();
+    }
+  },
+);
 
 test(
   'loopback peers are refused (no allow-loopback-peers)',

@@ -61,6 +61,9 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
     );
   }
 
+  // A working call shows no media connection alert (tests/e2e/media-connection-alert.e2e.test.ts).
+  for (const name of names) assert.equal(await (pages[name] as Page).getByTestId('media-alert').count(), 0);
+
   // Room isolation: Eve sees no one and receives nothing; room A never shows Eve.
   assert.deepEqual(await remoteNames(eve), []);
   assert.deepEqual(await statsOf(eve), []);
@@ -68,9 +71,10 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
   const rooms = await fixture.server.app.rooms.list();
   const a = rooms.find((r) => r.id === roomA);
   const b = rooms.find((r) => r.id === roomB);
-  assert.equal(a?.joinedPeers().length, 4);
-  assert.equal(b?.joinedPeers().length, 1);
-  for (const peer of b?.peers.values() ?? []) assert.equal(peer.consumers.size, 0, 'Eve consumes nothing');
+  assert.equal(a?.joinedParticipants().length, 4);
+  assert.equal(b?.joinedParticipants().length, 1);
+  for (const peer of b?.participants.values() ?? [])
+    assert.equal(peer.consumers.size, 0, 'Eve consumes nothing');
 
   // Bob mutes his microphone and turns his camera off: the others see it.
   const bob = pages.Bob as Page;

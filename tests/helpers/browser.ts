@@ -1,10 +1,20 @@
-// Debian's Chromium driven by playwright-core, with fake camera and microphone.
+// Debian's Chromium driven by playwright-core, with fake camera and microphone, and what
+// every participant page does (open, join, read statistics), in Chromium or Firefox
+// (tests/helpers/firefox.ts).
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export async function launchBrowser(): Promise<Browser> {
+export interface ChromiumOptions {
+  /**
+   * Origins treated as secure: the camera and microphone need a secure context, which
+   * plain http is only on localhost (a server on a namespace's veth address is not).
+   */
+  secureOrigins?: string[];
+}
+
+export async function launchBrowser(options: ChromiumOptions = {}): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: run scripts/setup-system.sh (npm test does)`);
   }
@@ -26,6 +36,9 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-background-timer-throttling',
       '--disable-renderer-backgrounding',
       '--disable-backgrounding-occluded-windows',
+      ...(options.secureOrigins?.length
+        ? [`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`]
+        : []),
     ],
   });
 }
@@ -35,7 +48,8 @@ export async function newParticipantPage(
   baseUrl: string,
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
-    permissions: ['camera', 'microphone'],
+    // Firefox grants the fake devices through its preferences (tests/helpers/firefox.ts).
+    permissions: browser.browserType().name() === 'chromium' ? ['camera', 'microphone'] : [],
     baseURL: baseUrl,
     viewport: { width: 960, height: 600 },
   });
@@ -56,6 +70,25 @@ export function statsOf(page: Page): Promise<StatsSample[]> {
   return page.evaluate(async () => {
     const meet = (window as unknown as { __meet?: { stats(): Promise<unknown> } }).__meet;
     return (meet ? await meet.stats() : []) as never;
+  });
+}
+
+export interface TransportSample {
+  direction: 'send' | 'recv';
+  /** Candidate types (host, srflx, prflx, relay) of the selected pair, and their addresses. */
+  local: string | null;
+  remote: string | null;
+  state: string | null;
+  relayProtocol: string | null;
+  localAddress: string | null;
+  remoteAddress: string | null;
+}
+
+/** The selected ICE candidate pair of each media transport of a participant page. */
+export function transportStatsOf(page: Page): Promise<TransportSample[]> {
+  return page.evaluate(async () => {
+    const meet = (window as unknown as { __meet?: { transportStats(): Promise<unknown> } }).__meet;
+    return (meet ? await meet.transportStats() : []) as never;
   });
 }
 

@@ -15,19 +15,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Whether UDP and TCP port `port` on 127.0.0.1 can be bound right now. */
-async function portFree(port: number): Promise<boolean> {
+/** Whether UDP and TCP port `port` on `host` can be bound right now. */
+async function portFree(port: number, host: string): Promise<boolean> {
   const udp = dgram.createSocket('udp4');
   const udpOk = await new Promise<boolean>((resolve) => {
     udp.once('error', () => resolve(false));
-    udp.bind(port, '127.0.0.1', () => resolve(true));
+    udp.bind(port, host, () => resolve(true));
   });
   udp.close();
   if (!udpOk) return false;
   const tcp = net.createServer();
   const tcpOk = await new Promise<boolean>((resolve) => {
     tcp.once('error', () => resolve(false));
-    tcp.listen(port, '127.0.0.1', () => resolve(true));
+    tcp.listen(port, host, () => resolve(true));
   });
   await new Promise((resolve) => tcp.close(resolve));
   return tcpOk;
@@ -37,11 +37,11 @@ async function portFree(port: number): Promise<boolean> {
  * A base port with `count` consecutive free UDP+TCP ports for the media workers, below
  * Linux's ephemeral range (where browsers' ICE sockets and other tests' servers land).
  */
-async function freeRtcPorts(count: number): Promise<number> {
+async function freeRtcPorts(count: number, host: string): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 12000);
     let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
+    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i, host);
     if (ok) return base;
   }
   throw new Error('no free media ports found for the test server');
@@ -50,6 +50,13 @@ async function freeRtcPorts(count: number): Promise<number> {
 export interface StartOptions {
   /** Chat database: a fresh embedded PGlite (default) or a fresh PostgreSQL database. */
   database?: 'embedded' | 'postgres';
+  /**
+   * The IPv4 address the HTTP server and the media ports listen on, and the media address
+   * announced to browsers (unless env sets RTC_ANNOUNCED_ADDRESS): 127.0.0.1 by default,
+   * the host side of a test network namespace (tests/helpers/netns.ts) for browsers that
+   * need a non-loopback path (Firefox) or run inside the namespace.
+   */
+  host?: string;
 }
 
 /**
@@ -60,7 +67,8 @@ export async function startServer(
   env: Record<string, string> = {},
   options: StartOptions = {},
 ): Promise<TestServer> {
-  const rtcPort = await freeRtcPorts(Number(env.MEDIA_WORKERS ?? 2));
+  const host = options.host ?? '127.0.0.1';
+  const rtcPort = await freeRtcPorts(Number(env.MEDIA_WORKERS ?? 2), env.RTC_LISTEN_IP ?? host);
   const cleanups: Array<() => Promise<void> | void> = [];
   const extra: Record<string, string> = {};
   if (!env.DATA_DIR) {
@@ -80,17 +88,17 @@ export async function startServer(
   try {
     const config = loadConfig({
       PORT: '3999',
-      HOST: '127.0.0.1',
+      HOST: host,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       MEDIA_WORKERS: '2',
-      RTC_LISTEN_IP: '127.0.0.1',
-      RTC_ANNOUNCED_ADDRESS: '127.0.0.1',
+      RTC_LISTEN_IP: host,
+      RTC_ANNOUNCED_ADDRESS: host,
       RTC_PORT: String(rtcPort),
       ...extra,
       ...env,
     });
     app = await createApp(config);
-    await app.fastify.listen({ port: 0, host: '127.0.0.1' });
+    await app.fastify.listen({ port: 0, host });
   } catch (error) {
     await app?.close();
     await cleanUp();
@@ -99,11 +107,11 @@ export async function startServer(
   const started = app;
   const address = started.fastify.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `http://${host}:${address.port}`;
   return {
     app: started,
     url,
-    wsUrl: (roomId) => `ws://127.0.0.1:${address.port}/ws?roomId=${encodeURIComponent(roomId)}`,
+    wsUrl: (roomId) => `ws://${host}:${address.port}/ws?roomId=${encodeURIComponent(roomId)}`,
     async close() {
       await started.close();
       await cleanUp();

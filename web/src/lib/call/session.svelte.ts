@@ -2,11 +2,15 @@
 // microphone/camera, and the remote participants. Reactive ($state) for the room page.
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
-import type { MediaSource, PeerInfo, PeerStatus, ProducerInfo } from '@meet/protocol';
+import type { MediaSource, MutableSource, PeerInfo, PeerStatus, ProducerInfo, Role } from '@meet/protocol';
 import { RoomChat } from '../chat/chat.svelte.js';
+import { ConnectionHealth } from './connection-health.svelte.js';
+import { HostControls } from './hosts.svelte.js';
 import { Signaling } from './signaling.js';
+import { selectedPair, type SelectedPair } from './transport-stats.js';
 
-export type CallStatus = 'connecting' | 'joined' | 'reconnecting' | 'left' | 'failed';
+/** 'waiting': in a locked room's lobby; 'ended': removed, refused or the meeting ended. */
+export type CallStatus = 'connecting' | 'waiting' | 'joined' | 'reconnecting' | 'left' | 'ended' | 'failed';
 /** In the call (camera/microphone, sees and hears others) or in the chat only. */
 export type CallMode = 'call' | 'text';
 
@@ -24,6 +28,7 @@ export interface RemotePeer {
   displayName: string;
   status: PeerStatus;
   inCall: boolean;
+  role: Role;
   audio: RemoteMedia | undefined;
   video: RemoteMedia | undefined;
 }
@@ -41,10 +46,12 @@ const cameraConstraints: MediaTrackConstraints = {
   frameRate: { ideal: 24, max: 30 },
 };
 
-function signalingUrl(roomId: string): string {
+/** The signaling socket's URL; `resume`: who we were before the connection dropped. */
+function signalingUrl(roomId: string, resume: string | undefined): string {
   const url = new URL('/ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.searchParams.set('roomId', roomId);
+  if (resume) url.searchParams.set('resume', resume);
   return url.toString();
 }
 
@@ -63,6 +70,13 @@ export class CallSession {
   away = $state(false);
   identityId = $state<string | undefined>(undefined);
   readonly chat: RoomChat;
+  /** Whether media connects (ICE, DTLS), and what to tell the person when it does not. */
+  readonly health = new ConnectionHealth();
+  /** Roles, lock, lobby, hands and the hosts' actions. */
+  readonly hosts = new HostControls({
+    selfId: () => this.selfId,
+    peer: (peerId) => this.peers.find((p) => p.id === peerId),
+  });
   /** Every producer in the room by peer, known in both modes (consumed in call mode). */
   #roomProducers = new Map<string, ProducerInfo[]>();
 
@@ -74,7 +88,6 @@ export class CallSession {
   #localAudio: MediaStreamTrack | undefined;
   #iceRefresh: ReturnType<typeof setTimeout> | undefined;
   #left = false;
-  #resetPending = false;
   #reconnectDelay = 500;
 
   constructor(
@@ -113,7 +126,8 @@ export class CallSession {
   }
 
   #connect(): void {
-    this.#signaling = new Signaling(signalingUrl(this.roomId), {
+    // On a reconnection the server drops our previous participant if it still holds it.
+    this.#signaling = new Signaling(signalingUrl(this.roomId, this.selfId), {
       onOpen: () => {
         this.#reconnectDelay = 500;
         this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`));
@@ -125,9 +139,8 @@ export class CallSession {
       onClose: () => {
         if (this.#left) return;
         this.#dropMedia();
-        if (this.#resetPending || this.status === 'joined' || this.status === 'reconnecting') {
-          // The room was reset (worker lost) or the server closed us: connect again.
-          this.#resetPending = false;
+        if (this.status === 'joined' || this.status === 'reconnecting') {
+          // The connection dropped or the server closed us: connect again.
           this.status = 'reconnecting';
           setTimeout(() => this.#left || this.#connect(), this.#reconnectDelay);
           this.#reconnectDelay = Math.min(this.#reconnectDelay * 2, 8000);
@@ -175,10 +188,11 @@ export class CallSession {
         },
         producerPaused: ({ peerId, producerId }) => this.#setRemotePaused(peerId, producerId, true),
         producerResumed: ({ peerId, producerId }) => this.#setRemotePaused(peerId, producerId, false),
-        roomReset: () => {
-          this.#resetPending = true;
-          this.notice = 'The media server restarted; reconnecting…';
-        },
+        mediaReset: () => void this.#restartCall(),
+        ...this.hosts.handlers(() => this.#sentAway()),
+        admitted: () =>
+          void this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`)),
+        mutedByHost: ({ source, by }) => void this.#mutedByHost(source, by),
       },
     });
   }
@@ -197,12 +211,19 @@ export class CallSession {
     const device = new Device();
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as ms.RtpCapabilities });
     this.#device = device;
-    const { peerId, identityId, peers } = await signaling.request('join', {
+    const joined = await signaling.request('join', {
       displayName: this.displayName,
       rtpCapabilities: device.recvRtpCapabilities as never,
     });
-    this.selfId = peerId;
+    this.selfId = joined.peerId;
+    // A locked room: wait in its lobby until a host admits us (`admitted`: join again).
+    if (joined.status === 'waiting') {
+      this.status = 'waiting';
+      return;
+    }
+    const { identityId, peers } = joined;
     this.identityId = identityId;
+    this.hosts.attach((method, data) => signaling.request(method, data), joined);
     this.peers = [];
     this.#roomProducers = new Map(peers.map((peer) => [peer.id, [...peer.producers]]));
     for (const peer of peers) this.#addPeer(peer);
@@ -228,6 +249,24 @@ export class CallSession {
     if (this.#localAudio && this.#localAudio.readyState === 'live')
       await this.#produce('mic', this.#localAudio, !this.micOn);
     if (this.localVideo && this.camOn) await this.#produce('webcam', this.localVideo, false);
+  }
+
+  /**
+   * The room's media server restarted (its worker died): every transport, producer and
+   * consumer is gone, on every side. The chat and the socket stay; the call is set up again
+   * and the others' media arrives as they send it again.
+   */
+  async #restartCall(): Promise<void> {
+    this.#dropMedia({ keepPeers: true });
+    for (const peerId of this.#roomProducers.keys()) this.#roomProducers.set(peerId, []);
+    if (this.mode !== 'call' || this.status !== 'joined') return;
+    this.notice = 'The media server restarted; reconnecting the call…';
+    try {
+      await this.#enterCall();
+      this.notice = undefined;
+    } catch (error) {
+      this.notice = `Could not reconnect the call (${(error as Error).message}); reload the page.`;
+    }
   }
 
   /** Text-only → call: camera and microphone (as toggled), then media both ways. */
@@ -297,15 +336,13 @@ export class CallSession {
           .then(({ id }) => callback({ id }), errback);
       });
     }
-    transport.on('connectionstatechange', (state) => {
-      if (state === 'failed') {
-        signaling
-          .request('restartIce', { transportId: transport.id })
-          .then(({ iceParameters }) =>
-            transport.restartIce({ iceParameters: iceParameters as ms.IceParameters }),
-          )
-          .catch(() => undefined);
-      }
+    this.health.watch(transport, {
+      candidates: options.iceCandidates,
+      iceServers: options.iceServers,
+      restartIce: async () => {
+        const { iceParameters } = await signaling.request('restartIce', { transportId: transport.id });
+        await transport.restartIce({ iceParameters: iceParameters as ms.IceParameters });
+      },
     });
     return transport;
   }
@@ -350,6 +387,7 @@ export class CallSession {
       displayName: info.displayName,
       status: info.status,
       inCall: info.inCall,
+      role: info.role,
       audio: undefined,
       video: undefined,
     });
@@ -492,7 +530,27 @@ export class CallSession {
     } else {
       this.peers = [];
       this.chat.detach();
+      this.hosts.detach();
     }
+  }
+
+  /** A host turned our microphone or camera off on the server: follow, and say so. */
+  async #mutedByHost(source: MutableSource, by: string): Promise<void> {
+    this.notice = `${by} turned off your ${source === 'mic' ? 'microphone' : 'camera'}. You can turn it back on.`;
+    if (source === 'mic' && this.micOn) await this.toggleMic();
+    if (source === 'webcam' && this.camOn) await this.toggleCam();
+  }
+
+  /** Removed, refused or the meeting ended (hosts.ended says why): no reconnection. */
+  #sentAway(): void {
+    this.#left = true;
+    this.#dropMedia();
+    this.#signaling?.close();
+    this.#localAudio?.stop();
+    this.localVideo?.stop();
+    this.localVideo = undefined;
+    this.notice = undefined;
+    this.status = 'ended';
   }
 
   async leave(): Promise<void> {
@@ -511,39 +569,16 @@ export class CallSession {
     this.status = 'left';
   }
 
-  /** The selected ICE candidate pair of each transport (local and remote candidate types). */
-  async transportStats(): Promise<
-    Array<{
-      direction: 'send' | 'recv';
-      local: string | null;
-      remote: string | null;
-      state: string | null;
-      /** For a relay candidate: how this browser reaches the TURN server (udp, tcp, tls). */
-      relayProtocol: string | null;
-    }>
-  > {
+  /** The selected ICE candidate pair of each transport (see transport-stats.ts). */
+  async transportStats(): Promise<Array<SelectedPair & { direction: 'send' | 'recv' }>> {
     const result = [];
     for (const [direction, transport] of [
       ['send', this.#send],
       ['recv', this.#recv],
     ] as const) {
       if (!transport || transport.closed) continue;
-      const report = await transport.getStats();
-      const entries = [...report.values()] as Array<Record<string, string | boolean | undefined>>;
-      const pairId = entries.find((e) => e.type === 'transport')?.selectedCandidatePairId;
-      const pair = entries.find(
-        (e) =>
-          e.type === 'candidate-pair' && (pairId ? e.id === pairId : e.nominated && e.state === 'succeeded'),
-      );
-      const entry = (id: unknown) => entries.find((e) => e.id === id);
-      const candidate = (id: unknown) => (entry(id)?.candidateType as string | undefined) ?? null;
-      result.push({
-        direction,
-        local: candidate(pair?.localCandidateId),
-        remote: candidate(pair?.remoteCandidateId),
-        state: (pair?.state as string | undefined) ?? null,
-        relayProtocol: (entry(pair?.localCandidateId)?.relayProtocol as string | undefined) ?? null,
-      });
+      const entries = [...(await transport.getStats()).values()] as Array<Record<string, unknown>>;
+      result.push({ direction, ...selectedPair(entries) });
     }
     return result;
   }
