@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { createIdentity } from '../tests/helpers/identity.js';
+import { benchServerLimits } from './limits.js';
 
 export type DbKind = 'embedded' | 'postgres';
 export type Mode = 'sequential' | 'concurrent';
@@ -554,7 +555,7 @@ async function runOne(
   const { startServer } = await import('../tests/helpers/server.js');
   const log = options.log;
   const server = await startServer(
-    { LOG_LEVEL: 'warn', MAX_PEERS_PER_ROOM: String(Math.max(50, options.peers)) },
+    { ...benchServerLimits, LOG_LEVEL: 'warn', MAX_PEERS_PER_ROOM: String(Math.max(50, options.peers)) },
     { database },
   );
   const prisma = server.app.database.prisma;

@@ -11,6 +11,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchServerLimits } from './limits.js';
 import {
   BenchPeer,
   databaseVersion,
@@ -181,7 +182,7 @@ async function runOne(
   const { startServer } = await import('../tests/helpers/server.js');
   const { createIdentity } = await import('../tests/helpers/identity.js');
   const { messages: n, limit, repeats, randomPages, log } = settings;
-  const server = await startServer({ LOG_LEVEL: 'warn' }, { database });
+  const server = await startServer({ ...benchServerLimits, LOG_LEVEL: 'warn' }, { database });
   const prisma = server.app.database.prisma;
   let reader: BenchPeer | undefined;
   try {

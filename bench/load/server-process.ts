@@ -4,6 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { benchServerLimits } from '../limits.js';
 
 export interface MeetServerProcess {
   url: string;
@@ -22,7 +23,7 @@ export async function startMeetServer(env: Record<string, string> = {}): Promise
     execArgv: ['--import', 'tsx'],
     env: {
       ...process.env,
-      MEET_BENCH_SERVER_ENV: JSON.stringify({ METRICS_TOKEN: metricsToken, ...env }),
+      MEET_BENCH_SERVER_ENV: JSON.stringify({ ...benchServerLimits, METRICS_TOKEN: metricsToken, ...env }),
       TEST_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
