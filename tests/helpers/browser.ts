@@ -3,6 +3,7 @@
 // (tests/helpers/firefox.ts).
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { SelectedPair } from '../../web/src/lib/call/transport-stats.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -73,16 +74,8 @@ export function statsOf(page: Page): Promise<StatsSample[]> {
   });
 }
 
-export interface TransportSample {
-  direction: 'send' | 'recv';
-  /** Candidate types (host, srflx, prflx, relay) of the selected pair, and their addresses. */
-  local: string | null;
-  remote: string | null;
-  state: string | null;
-  relayProtocol: string | null;
-  localAddress: string | null;
-  remoteAddress: string | null;
-}
+/** The selected ICE candidate pair of one media transport of a page (see the web app). */
+export type TransportSample = SelectedPair & { direction: 'send' | 'recv' };
 
 /** The selected ICE candidate pair of each media transport of a participant page. */
 export function transportStatsOf(page: Page): Promise<TransportSample[]> {

@@ -19,7 +19,8 @@ const ATTR = {
   xorRelayedAddress: 0x0016,
 } as const;
 
-function attribute(type: number, value: Buffer): Buffer {
+/** One STUN attribute, padded to 4 bytes. */
+export function stunAttribute(type: number, value: Buffer): Buffer {
   const padded = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4);
   padded.writeUInt16BE(type, 0);
   padded.writeUInt16BE(value.length, 2);
@@ -27,7 +28,8 @@ function attribute(type: number, value: Buffer): Buffer {
   return padded;
 }
 
-function message(type: number, attributes: Buffer[], integrityKey?: Buffer): Buffer {
+/** A STUN message with a random transaction id; MESSAGE-INTEGRITY last when a key is given. */
+export function stunMessage(type: number, attributes: Buffer[], integrityKey?: Buffer): Buffer {
   const header = Buffer.alloc(20);
   header.writeUInt16BE(type, 0);
   header.writeUInt32BE(MAGIC_COOKIE, 4);
@@ -39,7 +41,7 @@ function message(type: number, attributes: Buffer[], integrityKey?: Buffer): Buf
     const mac = createHmac('sha1', integrityKey)
       .update(Buffer.concat([header, body]))
       .digest();
-    body = Buffer.concat([body, attribute(ATTR.messageIntegrity, mac)]);
+    body = Buffer.concat([body, stunAttribute(ATTR.messageIntegrity, mac)]);
   }
   header.writeUInt16BE(body.length, 2);
   return Buffer.concat([header, body]);
@@ -89,8 +91,8 @@ export async function tryAllocate(
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   try {
-    const transport = attribute(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0]));
-    const challenge = await exchange(socket, host, port, message(ALLOCATE_REQUEST, [transport]));
+    const transport = stunAttribute(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0]));
+    const challenge = await exchange(socket, host, port, stunMessage(ALLOCATE_REQUEST, [transport]));
     const realm = challenge.attrs.get(ATTR.realm);
     const nonce = challenge.attrs.get(ATTR.nonce);
     if (challenge.type !== ALLOCATE_ERROR || !realm || !nonce)
@@ -100,13 +102,13 @@ export async function tryAllocate(
       socket,
       host,
       port,
-      message(
+      stunMessage(
         ALLOCATE_REQUEST,
         [
           transport,
-          attribute(ATTR.username, Buffer.from(username)),
-          attribute(ATTR.realm, realm),
-          attribute(ATTR.nonce, nonce),
+          stunAttribute(ATTR.username, Buffer.from(username)),
+          stunAttribute(ATTR.realm, realm),
+          stunAttribute(ATTR.nonce, nonce),
         ],
         key,
       ),
@@ -132,7 +134,7 @@ export async function waitForStun(host: string, port: number, timeoutMs = 10_000
   try {
     for (;;) {
       try {
-        const answer = await exchange(socket, host, port, message(BINDING_REQUEST, []), 500);
+        const answer = await exchange(socket, host, port, stunMessage(BINDING_REQUEST, []), 500);
         if (answer.type === BINDING_SUCCESS) return;
       } catch (error) {
         if (Date.now() > deadline) throw error;

@@ -3,46 +3,32 @@
 // framing) to its WebRtcServer port. mediasoup answers, and the transport's ICE state
 // becomes 'completed'; closing the TCP connection then takes it to 'disconnected'. Then
 // other packets sent on that connection reach the transport (and its byte counters).
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { crc32 } from 'node:zlib';
-
-const magicCookie = 0x2112a442;
-
-function attribute(type: number, value: Buffer): Buffer {
-  const padded = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4);
-  padded.writeUInt16BE(type, 0);
-  padded.writeUInt16BE(value.length, 2);
-  value.copy(padded, 4);
-  return padded;
-}
+import { stunAttribute, stunMessage } from '../../../tests/helpers/turn-client.js';
 
 /** A Binding request from an ICE-controlling agent that nominates the pair (USE-CANDIDATE). */
 export function bindingRequest(ice: { usernameFragment: string; password: string }): Buffer {
-  const header = Buffer.alloc(20);
-  header.writeUInt16BE(0x0001, 0);
-  header.writeUInt32BE(magicCookie, 4);
-  randomBytes(12).copy(header, 8);
   const priority = Buffer.alloc(4);
   priority.writeUInt32BE(0x6e0001ff);
-  let body = Buffer.concat([
-    attribute(0x0006, Buffer.from(`${ice.usernameFragment}:testclient`)), // USERNAME
-    attribute(0x0024, priority), // PRIORITY
-    attribute(0x802a, randomBytes(8)), // ICE-CONTROLLING
-    attribute(0x0025, Buffer.alloc(0)), // USE-CANDIDATE
-  ]);
-  // MESSAGE-INTEGRITY over the message with a length that already counts it (24 bytes).
-  header.writeUInt16BE(body.length + 24, 2);
-  const integrity = createHmac('sha1', ice.password)
-    .update(Buffer.concat([header, body]))
-    .digest();
-  body = Buffer.concat([body, attribute(0x0008, integrity)]);
-  // FINGERPRINT (8 bytes) last: CRC-32 of everything before it, XOR 0x5354554e.
-  header.writeUInt16BE(body.length + 8, 2);
+  const message = stunMessage(
+    0x0001,
+    [
+      stunAttribute(0x0006, Buffer.from(`${ice.usernameFragment}:testclient`)), // USERNAME
+      stunAttribute(0x0024, priority), // PRIORITY
+      stunAttribute(0x802a, randomBytes(8)), // ICE-CONTROLLING
+      stunAttribute(0x0025, Buffer.alloc(0)), // USE-CANDIDATE
+    ],
+    Buffer.from(ice.password),
+  );
+  // FINGERPRINT (8 bytes) last: CRC-32 of everything before it, with a length that already
+  // counts it, XOR 0x5354554e.
+  message.writeUInt16BE(message.readUInt16BE(2) + 8, 2);
   const fingerprint = Buffer.alloc(4);
-  fingerprint.writeUInt32BE((crc32(Buffer.concat([header, body])) ^ 0x5354554e) >>> 0);
-  return Buffer.concat([header, body, attribute(0x8028, fingerprint)]);
+  fingerprint.writeUInt32BE((crc32(message) ^ 0x5354554e) >>> 0);
+  return Buffer.concat([message, stunAttribute(0x8028, fingerprint)]);
 }
 
 function frame(packet: Buffer): Buffer {
