@@ -5,13 +5,14 @@
 // Prisma client.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, type Database } from '../src/db/database.js';
-import { migrationsDir, readMigrations } from '../src/db/migrate.js';
+import pgClient from 'pg';
+import { migrate, migrationsDir, readMigrations } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../../tests/helpers/postgres.js';
 
 const schemaPath = fileURLToPath(new URL('../../prisma/schema.prisma', import.meta.url));
@@ -120,7 +121,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
       db ??= await open();
       const p = db.prisma;
       const at = new Date('2026-11-22T10:00:00.123Z');
-      const room = await p.room.create({ data: { id: `room-${kind}`, createdAt: at } });
+      const room = await p.room.create({ data: { id: `room-${kind}`, createdAt: at, locked: true } });
       const author = await p.identity.create({
         data: { tokenHash: `hash-a-${kind}`, displayName: 'Author', createdAt: at },
       });
@@ -134,6 +135,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           displayName: 'Reader',
           joinedAt: at,
           lastReadSeq: 9007199254740993n,
+          role: 'host',
         },
       });
       const attachment = await p.attachment.create({
@@ -215,6 +217,73 @@ for (const kind of ['embedded', 'postgres'] as const) {
       await p.message.create({
         data: { roomId: other.id, authorId: author.id, clientId: 'client-1', text: 'elsewhere' },
       });
+      // New rooms are unlocked; new members are members, not hosts.
+      assert.equal(other.locked, false);
+      const member = await p.membership.create({
+        data: { roomId: other.id, identityId: author.id, displayName: 'Author' },
+      });
+      assert.equal(member.role, 'member');
     });
   });
 }
+
+describe('the hosts migration on a database with rooms (postgres)', () => {
+  let pgDb: TestDatabase | undefined;
+  after(async () => {
+    await pgDb?.drop();
+  });
+
+  test("each existing room's earliest member becomes its host; rooms stay unlocked", async () => {
+    pgDb = await createTestDatabase();
+    const client = new pgClient.Client({ connectionString: pgDb.url });
+    await client.connect();
+    const dir = mkdtempSync(join(tmpdir(), 'meet-migrations-'));
+    try {
+      // The database as it was before the hosts migration.
+      const before = readMigrations(migrationsDir).filter((m) => m.name < '20261123000000_hosts');
+      for (const m of before) {
+        mkdirSync(join(dir, m.name));
+        writeFileSync(join(dir, m.name, 'migration.sql'), m.sql);
+      }
+      assert.deepEqual(
+        await migrate(client, quiet, dir),
+        before.map((m) => m.name),
+      );
+      await client.query(`INSERT INTO rooms (id) VALUES ('r1'), ('r2'), ('empty')`);
+      const ids: string[] = [];
+      for (const name of ['first', 'second', 'elsewhere']) {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO identities (id, token_hash, display_name) VALUES (gen_random_uuid(), $1, $1) RETURNING id`,
+          [name],
+        );
+        ids.push((rows[0] as { id: string }).id);
+      }
+      const [first, second, elsewhere] = ids;
+      await client.query(
+        `INSERT INTO memberships (room_id, identity_id, display_name, joined_at) VALUES
+          ('r1', $2, 'second', '2026-01-02'), ('r1', $1, 'first', '2026-01-01'), ('r2', $3, 'elsewhere', '2026-01-03')`,
+        [first, second, elsewhere],
+      );
+      assert.deepEqual(await migrate(client, quiet), ['20261123000000_hosts']);
+      const { rows } = await client.query<{ room_id: string; display_name: string; role: string }>(
+        'SELECT room_id, display_name, role::text AS role FROM memberships ORDER BY room_id, display_name',
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.room_id, r.display_name, r.role]),
+        [
+          ['r1', 'first', 'host'],
+          ['r1', 'second', 'member'],
+          ['r2', 'elsewhere', 'host'],
+        ],
+      );
+      const locked = await client.query<{ locked: boolean }>('SELECT DISTINCT locked FROM rooms');
+      assert.deepEqual(
+        locked.rows.map((r) => r.locked),
+        [false],
+      );
+    } finally {
+      await client.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
