@@ -22,6 +22,7 @@ import { registerMetricsRoutes } from './metrics/routes.js';
 import { RoomRegistry } from './room/registry.js';
 import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
+import { isClientSocketError } from './signaling/ws-transport.js';
 
 export interface App {
   fastify: FastifyInstance;
@@ -75,7 +76,16 @@ export async function createApp(config: Config): Promise<App> {
   // Per-route limits (identities, uploads), by client address; 429 with Retry-After.
   await fastify.register(fastifyRateLimit, { global: false });
   await fastify.register(fastifyCookie);
-  await fastify.register(fastifyWebsocket, { options: { maxPayload: 256 * 1024 } });
+  await fastify.register(fastifyWebsocket, {
+    options: { maxPayload: 256 * 1024 },
+    // The plugin's default logs every socket error at error level, those a client causes too.
+    errorHandler: (error, socket, request) => {
+      if (isClientSocketError(error))
+        request.log.info({ reason: error.message }, 'websocket closed on a client error');
+      else request.log.error({ err: error }, 'websocket error');
+      socket.terminate();
+    },
+  });
   registerIdentityRoutes(fastify, db, config.secureCookie, config.rateLimits.identities);
   registerSignalingRoute(fastify, rooms, db, metrics, {
     allowedOrigins: config.allowedOrigins,

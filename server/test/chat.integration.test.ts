@@ -13,7 +13,8 @@ for (const database of ['embedded', 'postgres'] as const) {
   describe(`chat over signaling (${database})`, () => {
     let server: TestServer;
     before(async () => {
-      server = await startServer({}, { database });
+      // Not a test of the chat rate limit (server/test/hardening.integration.test.ts is).
+      server = await startServer({ CHAT_RATE: '1000', CHAT_BURST: '1000' }, { database });
     });
     after(async () => {
       await server?.close();

@@ -19,6 +19,7 @@ import {
 } from '../media/transport.js';
 import { produceOn, type ProducerAppData } from '../media/producer.js';
 import { consumeOn, type ConsumerAppData } from '../media/consumer.js';
+import { refusedByMediasoup } from '../media/errors.js';
 import type { RoomMedia } from '../room/room-media.js';
 import type { ParticipantLimits } from './limits.js';
 
@@ -108,8 +109,12 @@ export class ParticipantMedia {
   }
 
   async restartIce({ transportId }: RequestData<'restartIce'>): Promise<ResponseData<'restartIce'>> {
-    const iceParameters = await this.ownTransport(transportId).restartIce();
-    return { iceParameters };
+    const transport = this.ownTransport(transportId);
+    try {
+      return { iceParameters: await transport.restartIce() };
+    } catch (error) {
+      throw refusedByMediasoup(error, 'restartIce');
+    }
   }
 
   async produce({
@@ -150,8 +155,12 @@ export class ParticipantMedia {
   async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
     const producer = this.ownProducer(producerId);
     if (producer.paused === paused) return;
-    if (paused) await producer.pause();
-    else await producer.resume();
+    try {
+      if (paused) await producer.pause();
+      else await producer.resume();
+    } catch (error) {
+      throw refusedByMediasoup(error, paused ? 'pauseProducer' : 'resumeProducer');
+    }
     if (producer.closed) return;
     this.#hooks.announce(paused ? 'producerPaused' : 'producerResumed', {
       peerId: this.#ownerId,
@@ -202,11 +211,17 @@ export class ParticipantMedia {
 
   async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
     const consumer = this.ownConsumer(consumerId);
-    if (paused) {
-      await consumer.pause();
-      return;
+    // Its producer belongs to another participant, who may close it at any moment: then the
+    // worker no longer has the consumer when the request reaches it (409).
+    try {
+      if (paused) {
+        await consumer.pause();
+        return;
+      }
+      await consumer.resume();
+    } catch (error) {
+      throw refusedByMediasoup(error, paused ? 'pauseConsumer' : 'resumeConsumer');
     }
-    await consumer.resume();
     // A new viewer starts from a keyframe instead of waiting for the next one.
     if (consumer.kind === 'video' && !consumer.closed)
       await consumer.requestKeyFrame().catch(() => undefined);

@@ -21,6 +21,19 @@ export interface WsTransportOptions {
   maxBufferedBytes: number;
 }
 
+/**
+ * Whether a websocket error is the client's doing: a frame too large, not UTF-8 or otherwise
+ * malformed (ws closes the socket with 1009, 1007 or 1002), or its connection reset. Those are
+ * not failures of the server and are logged below error level.
+ */
+export function isClientSocketError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('WS_ERR_') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(code))
+  );
+}
+
 export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   readonly #socket: WebSocket;
   readonly #log: TransportLogger;
@@ -62,7 +75,9 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
       this.#markClosed();
     });
     socket.on('error', (err) => {
-      this.#log.warn({ err }, 'websocket error');
+      if (isClientSocketError(err))
+        this.#log.debug({ reason: err.message }, 'websocket closed on a client error');
+      else this.#log.warn({ err }, 'websocket error');
       this.#markClosed();
     });
   }
