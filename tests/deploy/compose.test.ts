@@ -321,7 +321,14 @@ test('coturn: host network, shipped config, entrypoint and certificates mounted 
   // The secret reaches the container through its environment, required; the file with it
   // is written to a tmpfs.
   assert.match(turn.environment?.TURN_SECRET ?? '', /^\$\{TURN_SECRET:\?[^}]*\}$/);
-  assert.ok([turn.tmpfs ?? []].flat().includes(tmpfsDir), `tmpfs ${tmpfsDir}`);
+  // Owned by coturn's user: Docker remounts a tmpfs at a restart with the mode of the mount
+  // point left in the container (root 0755), which only uid= keeps writable for nobody.
+  const tmpfs = [turn.tmpfs ?? []].flat().find((t) => t.split(':')[0] === tmpfsDir);
+  assert.ok(tmpfs, `tmpfs ${tmpfsDir}`);
+  const options = (tmpfs.split(':')[1] ?? '').split(',');
+  for (const option of ['uid=65534', 'gid=65534', 'mode=0700']) {
+    assert.ok(options.includes(option), `tmpfs ${tmpfsDir}: ${option} (restarts keep it writable)`);
+  }
   assert.match(readRepoFile('docker/coturn-entrypoint.sh'), new RegExp(`${tmpfsDir}/turnserver\\.conf`));
   assert.ok(turn.command?.some((arg) => arg.startsWith('--realm=${TURN_REALM')));
   assert.ok(turn.healthcheck, 'no healthcheck');
