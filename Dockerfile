@@ -76,9 +76,12 @@ COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 # DATA_DIR: the app's files (chat attachments; the embedded database when DATABASE_URL is
 # unset). docker-compose.yml mounts a named volume there.
+# MALLOC_MMAP_THRESHOLD_: glibc hands freed blocks of 128 KiB and more back to the system at
+# once (less resident memory with the embedded database; see docs/footprint.md).
 ENV NODE_ENV=production \
     MEDIASOUP_WORKER_BIN=/opt/meet/mediasoup-worker \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    MALLOC_MMAP_THRESHOLD_=131072
 RUN mkdir -p /data && chown node:node /data
 
 COPY --from=build /opt/meet/mediasoup-worker /opt/meet/mediasoup-worker
