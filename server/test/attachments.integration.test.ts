@@ -13,6 +13,7 @@ import { deflateSync } from 'node:zlib';
 import { ensureMembership } from '../src/chat/membership.js';
 import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
+import { waitUntil } from './support/raw-peer.js';
 
 const databases = ['embedded', 'postgres'] as const;
 
@@ -480,3 +481,55 @@ for (const database of databases) {
     });
   });
 }
+
+describe('unreachable attachments are removed (ATTACHMENT_UNPOSTED_TTL=2)', () => {
+  let server: TestServer;
+  let attachmentsDir: string;
+  const roomId = `sweep-${process.pid}`;
+
+  before(async () => {
+    attachmentsDir = mkdtempSync(join(tmpdir(), 'meet-test-sweep-'));
+    // Swept every second (half the TTL): an upload not posted within 2 s goes.
+    server = await startServer({ ATTACHMENTS_DIR: attachmentsDir, ATTACHMENT_UNPOSTED_TTL: '2' });
+  });
+
+  after(async () => {
+    await server?.close();
+    rmSync(attachmentsDir, { recursive: true, force: true });
+  });
+
+  test('an upload never posted, and the file of a deleted message, are deleted; a posted file stays', async () => {
+    const db = server.app.database.prisma;
+    const alice = await createIdentity(server.url, 'Alice');
+    await ensureMembership(db, roomId, alice.id, alice.displayName);
+    const png = makePng(2);
+    const uploaded = async (name: string) => {
+      const { status, body } = await upload(server, roomId, alice, name, png);
+      assert.equal(status, 201, JSON.stringify(body));
+      const attachment = body.attachment as NonNullable<UploadAnswer['body']['attachment']>;
+      const row = await db.attachment.findUniqueOrThrow({ where: { id: attachment.id } });
+      return { ...attachment, storageKey: row.storageKey };
+    };
+    const post = (attachmentId: string, clientId: string) =>
+      db.message.create({ data: { roomId, authorId: alice.id, clientId, text: '', attachmentId } });
+
+    const never = await uploaded('never-posted.png');
+    const kept = await uploaded('posted.png');
+    await post(kept.id, 'posted-0001');
+    const deleted = await uploaded('deleted.png');
+    const message = await post(deleted.id, 'deleted-0001');
+    await db.message.update({ where: { id: message.id }, data: { text: '', deletedAt: new Date() } });
+
+    const gone = async (a: { id: string; storageKey: string }) =>
+      (await db.attachment.findUnique({ where: { id: a.id } })) === null &&
+      !readdirSync(attachmentsDir).includes(a.storageKey);
+    await waitUntil('the deleted message’s file to be removed', () => gone(deleted), 10_000);
+    await waitUntil('the upload never posted to be removed', () => gone(never), 10_000);
+    assert.equal((await download(server, never.url, alice)).status, 404);
+    // The posted one stays, row and file, and is still served.
+    assert.equal(await gone(kept), false);
+    const response = await download(server, kept.url, alice);
+    assert.equal(response.status, 200);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), png);
+  });
+});
