@@ -142,7 +142,7 @@ export interface Config {
   signaling: {
     /** Unsent bytes on a socket beyond which it is closed (a client that stopped reading). */
     maxBufferedBytes: number;
-    /** Websocket ping interval; a socket that missed two pongs is dropped. */
+    /** Websocket ping interval; a socket that has not answered a ping by the next one is dropped. */
     heartbeatMs: number;
     maxConnectionsPerIp: number;
     maxConnectionsPerIdentity: number;

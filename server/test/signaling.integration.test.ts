@@ -324,6 +324,16 @@ describe('malformed and unauthorised requests', () => {
     assertErrorResponse(await victim.peer.nextResponse(null), 400, /binary frames are not supported/);
   });
 
+  test('a socket that keeps sending invalid frames is closed (4008) once past their own limit', async () => {
+    const spammer = await joinAs(newRoomId('invalid-frames'), 'Spammer');
+    // 50 refused frames are answered (the burst); the ones after close the socket.
+    for (let i = 0; i < 80; i++) spammer.peer.sendRaw(`not json ${i}`);
+    const { code, reason } = await spammer.peer.waitClosed();
+    assert.equal(code, 4008);
+    assert.match(reason, /too many invalid frames/);
+    assert.equal(victim.peer.isOpen, true, 'others are untouched');
+  });
+
   test('an unknown method gets 400 naming the method', async () => {
     await victim.peer.fails('explode', {}, 400, /unknown method "explode"/);
     await victim.peer.fails('__proto__', {}, 400, /unknown method "__proto__"/);

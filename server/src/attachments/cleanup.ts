@@ -47,13 +47,13 @@ export function scheduleAttachmentCleanup(
   options: AttachmentCleanupOptions,
   intervalMs: number,
 ): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
+  let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    running = running.then(() =>
-      sweepAttachments(options).catch((err: unknown) =>
-        options.log.error({ err }, 'attachment cleanup failed'),
-      ),
-    );
+    // A pass still running (a slow disk or database): this tick is skipped, none piles up.
+    if (running) return;
+    running = sweepAttachments(options)
+      .catch((err: unknown) => options.log.error({ err }, 'attachment cleanup failed'))
+      .finally(() => (running = undefined));
   }, intervalMs);
   timer.unref();
   return {

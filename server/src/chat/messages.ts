@@ -167,12 +167,13 @@ export async function editMessage(
   text: string,
 ): Promise<ChatMessage> {
   await ownMessage(db, roomId, identityId, messageId);
-  const row = await db.message.update({
-    where: { id: messageId },
+  // Only while not deleted: a delete from another tab may have landed since the check.
+  const { count } = await db.message.updateMany({
+    where: { id: messageId, deletedAt: null },
     data: { text, editedAt: new Date() },
-    include,
   });
-  return toChatMessage(row);
+  if (count === 0) throw conflict('the message was deleted');
+  return toChatMessage(await db.message.findUniqueOrThrow({ where: { id: messageId }, include }));
 }
 
 export async function deleteMessage(

@@ -17,14 +17,19 @@ export async function createTransport(
   { router, webRtcServer }: RouterPlace,
   { direction, forceTcp }: { direction: Direction; forceTcp: boolean },
 ): Promise<types.WebRtcTransport<TransportAppData>> {
-  return router.createWebRtcTransport<TransportAppData>({
-    webRtcServer,
-    enableUdp: !forceTcp,
-    enableTcp: true,
-    preferUdp: true,
-    initialAvailableOutgoingBitrate: 1_000_000,
-    appData: { direction },
-  });
+  try {
+    return await router.createWebRtcTransport<TransportAppData>({
+      webRtcServer,
+      enableUdp: !forceTcp,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { direction },
+    });
+  } catch (error) {
+    // The worker died under the request (InvalidStateError): 409, the call changed.
+    throw refusedByMediasoup(error, 'createWebRtcTransport');
+  }
 }
 
 /** The browser's DTLS parameters; a transport is connected once. */

@@ -251,7 +251,7 @@ export function registerMediaMetrics(registry: Registry, collector: MediaCollect
   );
   gauge(
     'meet_participants',
-    'Participants who joined a room: in the call (with a media transport) or in the chat only.',
+    'Participants who joined a room: in the call (asked for media, did not leave the call) or in the chat only.',
     ['state'],
     (m, s) => {
       m.set({ state: 'call' }, s.participants.call);

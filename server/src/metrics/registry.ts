@@ -7,7 +7,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import type { types } from 'mediasoup';
 import { isRequestMethod } from '@meet/protocol';
 
-/** Label of frames refused before dispatch (not JSON, not protoo, binary, too early). */
+/** Label of frames refused before dispatch (not JSON, not protoo, binary). */
 export const invalidFrameMethod = '_invalid_frame';
 /** Label of requests whose method is not in the protocol (keeps the label set bounded). */
 export const unknownMethod = '_unknown';

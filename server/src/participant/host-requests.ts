@@ -32,16 +32,17 @@ function inLobby(participant: Participant, peerId: string): Participant {
 const nameOf = (participant: Participant) => participant.displayName ?? 'A host';
 
 export const hostHandlers: Pick<Handlers, HostMethod> = {
-  setRoomLocked: async (participant, { locked }) => {
-    requireHost(participant, 'lock or unlock the room');
-    const { room } = participant;
-    await setRoomLocked(room.db, room.id, locked);
-    room.hosts.locked = locked;
-    room.broadcast('roomLocked', { locked });
-    if (!locked) room.hosts.admitEveryone();
-    participant.log.info({ locked }, locked ? 'room locked' : 'room unlocked');
-    return {};
-  },
+  setRoomLocked: (participant, { locked }) =>
+    participant.room.serializeHostChange(async () => {
+      requireHost(participant, 'lock or unlock the room');
+      const { room } = participant;
+      await setRoomLocked(room.db, room.id, locked);
+      room.hosts.locked = locked;
+      room.broadcast('roomLocked', { locked });
+      if (!locked) room.hosts.admitEveryone();
+      participant.log.info({ locked }, locked ? 'room locked' : 'room unlocked');
+      return {};
+    }),
 
   admit: (participant, { peerId }) => {
     requireHost(participant, 'let people in');
@@ -55,22 +56,23 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
     return {};
   },
 
-  removeParticipant: async (participant, { peerId }) => {
-    requireHost(participant, 'remove participants');
-    const { room } = participant;
-    const target = inRoom(participant, peerId);
-    if (target.identity.id === participant.identity.id)
-      throw badRequest('a host cannot remove themselves (leave instead)');
-    await removeMembership(room.db, room.id, target.identity.id);
-    // Every connection of that person goes: no membership is left to stand on.
-    const reason = `${nameOf(participant)} removed you from the meeting`;
-    for (const connection of room.participantsOf(target.identity.id)) {
-      connection.notify('removed', { reason });
-      connection.disconnect(reason);
-    }
-    participant.log.info({ removed: target.id }, 'participant removed by a host');
-    return {};
-  },
+  removeParticipant: (participant, { peerId }) =>
+    participant.room.serializeHostChange(async () => {
+      requireHost(participant, 'remove participants');
+      const { room } = participant;
+      const target = inRoom(participant, peerId);
+      if (target.identity.id === participant.identity.id)
+        throw badRequest('a host cannot remove themselves (leave instead)');
+      await removeMembership(room.db, room.id, target.identity.id);
+      // Every connection of that person goes: no membership is left to stand on.
+      const reason = `${nameOf(participant)} removed you from the meeting`;
+      for (const connection of room.participantsOf(target.identity.id)) {
+        connection.notify('removed', { reason });
+        connection.disconnect(reason);
+      }
+      participant.log.info({ removed: target.id }, 'participant removed by a host');
+      return {};
+    }),
 
   muteParticipant: async (participant, { peerId, source }) => {
     requireHost(participant, `turn off someone's ${sourceName[source]}`);
@@ -86,24 +88,25 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
     return {};
   },
 
-  setRole: async (participant, { peerId, role }) => {
-    requireHost(participant, 'change roles');
-    const { room } = participant;
-    const target = inRoom(participant, peerId);
-    if (target.identity.id === participant.identity.id)
-      throw badRequest('a host cannot change their own role');
-    if (!(await setMemberRole(room.db, room.id, target.identity.id, role)))
-      throw notFound(`participant ${peerId} is no longer a member of this room`);
-    for (const connection of room.participantsOf(target.identity.id)) {
-      if (!connection.joined || connection.role === role) continue;
-      connection.role = role;
-      // To everyone, the person included.
-      room.broadcast('roleChanged', { peerId: connection.id, role });
-      if (role === 'host') room.hosts.tellLobby(connection);
-    }
-    participant.log.info({ target: target.id, role }, 'role changed by a host');
-    return {};
-  },
+  setRole: (participant, { peerId, role }) =>
+    participant.room.serializeHostChange(async () => {
+      requireHost(participant, 'change roles');
+      const { room } = participant;
+      const target = inRoom(participant, peerId);
+      if (target.identity.id === participant.identity.id)
+        throw badRequest('a host cannot change their own role');
+      if (!(await setMemberRole(room.db, room.id, target.identity.id, role)))
+        throw notFound(`participant ${peerId} is no longer a member of this room`);
+      for (const connection of room.participantsOf(target.identity.id)) {
+        if (!connection.joined || connection.role === role) continue;
+        connection.role = role;
+        // To everyone, the person included.
+        room.broadcast('roleChanged', { peerId: connection.id, role });
+        if (role === 'host') room.hosts.tellLobby(connection);
+      }
+      participant.log.info({ target: target.id, role }, 'role changed by a host');
+      return {};
+    }),
 
   endMeeting: (participant) => {
     requireHost(participant, 'end the meeting');

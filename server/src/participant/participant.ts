@@ -71,11 +71,7 @@ export class Participant {
     this.#requestRate = new TokenBucket(limits.requestsPerSecond, limits.requestBurst);
     this.#chatRate = new TokenBucket(limits.chatPerSecond, limits.chatBurst);
     // A connection that never joins holds a socket and a room: it is closed after a while.
-    this.#joinTimer = setTimeout(() => {
-      this.log.info({ joinTimeoutMs: limits.joinTimeoutMs }, 'did not join in time: disconnected');
-      this.disconnect();
-    }, limits.joinTimeoutMs);
-    this.#joinTimer.unref();
+    this.startJoinTimer();
     protoo.on('close', () => clearTimeout(this.#joinTimer));
     protoo.on('request', (request, accept, reject) => {
       this.#request(request.method, request.data).then(
@@ -167,7 +163,12 @@ export class Participant {
    */
   async ensureMedia(): Promise<ParticipantMedia> {
     if (this.media) return this.media;
-    const roomMedia = await this.room.ensureMedia();
+    const roomMedia = await this.room.ensureMedia().catch((error: unknown) => {
+      // No live worker (all restarting) or the room closing: not the client's doing, and
+      // it may work in a moment.
+      this.log.warn({ err: error }, 'no media for this room');
+      throw new SignalingError(ErrorCode.Unavailable, 'the media server is not available: try again shortly');
+    });
     if (this.closed || !this.joined) throw conflict('left the room meanwhile');
     if (this.media) return this.media;
     this.#media = new ParticipantMedia(roomMedia, this.id, this.limits, {
@@ -180,6 +181,16 @@ export class Participant {
         }),
     });
     return this.#media;
+  }
+
+  /** From now on it must join within the join timeout (on connecting; when admitted). */
+  startJoinTimer(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = setTimeout(() => {
+      this.log.info({ joinTimeoutMs: this.limits.joinTimeoutMs }, 'did not join in time: disconnected');
+      this.disconnect();
+    }, this.limits.joinTimeoutMs);
+    this.#joinTimer.unref();
   }
 
   /** It joined (or is waiting in the lobby): the join timeout no longer applies. */
@@ -210,7 +221,8 @@ export class Participant {
     if (!this.#media) return;
     this.#media.close();
     this.#media = undefined;
-    if (this.#inCall) this.notify('mediaReset', { reason });
+    // Also to someone still setting the call up (no transport yet): it starts again.
+    this.notify('mediaReset', { reason });
   }
 
   presence(): { status: PeerStatus; inCall: boolean } {

@@ -64,6 +64,8 @@ export class RoomHosts {
   admit(participant: Participant): void {
     if (!this.#leaveLobby(participant)) return;
     participant.admitted = true;
+    // In: it must now join again within the join timeout, like any new connection.
+    participant.startJoinTimer();
     participant.notify('admitted', {});
     participant.log.info('admitted from the lobby');
     this.#lobbyChanged();

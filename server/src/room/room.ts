@@ -13,7 +13,7 @@ import type { IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
-import type { ParticipantLimits } from '../participant/limits.js';
+import { SerialQueue, type ParticipantLimits } from '../participant/limits.js';
 import { Participant } from '../participant/participant.js';
 import { RoomHosts } from './hosts.js';
 import { RoomMedia } from './room-media.js';
@@ -44,7 +44,10 @@ export class Room extends EventEmitter<{ close: [] }> {
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
-  #chatQueue: Promise<unknown> = Promise.resolve();
+  /** Chat writes, in order (see serializeChat). */
+  readonly #chatOrder = new SerialQueue(Number.POSITIVE_INFINITY);
+  /** Host changes (roles, membership, lock), in order (see serializeHostChange). */
+  readonly #hostOrder = new SerialQueue(Number.POSITIVE_INFINITY);
   /** The media being made or made (a promise, so that concurrent first callers share it). */
   #media: Promise<RoomMedia> | undefined;
   /** The same, once made: closed with the room at once. */
@@ -182,9 +185,16 @@ export class Room extends EventEmitter<{ close: [] }> {
    * would otherwise commit and broadcast in any order.
    */
   serializeChat<T>(write: () => Promise<T>): Promise<T> {
-    const run = this.#chatQueue.then(write, write);
-    this.#chatQueue = run.catch(() => undefined);
-    return run;
+    return this.#chatOrder.run(write);
+  }
+
+  /**
+   * Runs the hosts' changes to roles, memberships and the lock one after another, each
+   * checking who is host inside: two hosts demoting or removing each other at the same
+   * moment cannot both succeed and leave the room without a host.
+   */
+  serializeHostChange<T>(change: () => Promise<T>): Promise<T> {
+    return this.#hostOrder.run(change);
   }
 
   /** Sends a chat message (or its update) to every joined participant allowed to see it. */

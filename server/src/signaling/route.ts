@@ -24,7 +24,7 @@ declare module 'fastify' {
 }
 
 export interface SignalingOptions extends WsTransportOptions {
-  /** Origins whose pages may open the socket; undefined: only this server's own. */
+  /** Origins whose pages may open the socket besides this server's own. */
   allowedOrigins: string[] | undefined;
   maxConnectionsPerIp: number;
   maxConnectionsPerIdentity: number;
@@ -84,7 +84,7 @@ export function registerSignalingRoute(
       preValidation: async (request, reply) => {
         const origin = request.headers.origin;
         const own = `${request.protocol}://${request.host}`;
-        if (origin !== undefined && !(options.allowedOrigins ?? [own]).includes(origin)) {
+        if (origin !== undefined && origin !== own && !options.allowedOrigins?.includes(origin)) {
           request.log.info({ origin }, 'signaling socket from a foreign origin refused');
           return reply.code(403).send({
             error: 'Forbidden',

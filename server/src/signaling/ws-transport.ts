@@ -8,11 +8,16 @@ import { EventEmitter } from 'node:events';
 import type { ProtooTransport } from 'protoo-server';
 import type { WebSocket } from 'ws';
 import { parseEnvelope } from '@meet/protocol';
+import { TokenBucket } from '../participant/limits.js';
 
 export interface TransportLogger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
+
+/** Frames refused before they reach the participant (not JSON, not protoo, binary). */
+const invalidFramesPerSecond = 10;
+const invalidFramesBurst = 50;
 
 export interface WsTransportOptions {
   /** Websocket ping interval, ms. */
@@ -42,6 +47,7 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   #pongPending = false;
+  readonly #refusals = new TokenBucket(invalidFramesPerSecond, invalidFramesBurst);
 
   /** `onRefused` is told of every frame refused here (it never reaches protoo). */
   constructor(
@@ -143,6 +149,13 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   }
 
   #reject(id: number | undefined, errorCode: number, errorReason: string): void {
+    // Refused frames never reach the participant's rate limit: they have their own, and a
+    // socket that keeps sending them is closed.
+    if (this.#refusals.take() > 0) {
+      this.#log.debug({}, 'too many invalid frames: closed');
+      this.close(4008, 'too many invalid frames');
+      return;
+    }
     this.#onRefused?.(errorCode);
     this.send({ response: true, id: id ?? null, ok: false, errorCode, errorReason }).catch(() => {});
   }

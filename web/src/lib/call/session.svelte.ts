@@ -207,7 +207,8 @@ export class CallSession {
   async #join(): Promise<void> {
     const signaling = this.#signaling as Signaling;
     const routerRtpCapabilities = await signaling.request('getRouterRtpCapabilities', {});
-    // A new Device per connection: after a reset the room lives on a new router.
+    // A new Device per connection (every router of the server has the same capabilities, so a
+    // media reset keeps the Device and the socket).
     const device = new Device();
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as ms.RtpCapabilities });
     this.#device = device;
