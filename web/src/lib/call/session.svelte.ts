@@ -233,7 +233,13 @@ export class CallSession {
     if (this.away) void signaling.request('setPresence', { away: true }).catch(() => undefined);
     await Promise.all([
       this.chat.attach((method, data) => signaling.request(method, data), identityId),
-      this.mode === 'call' ? this.#enterCall() : Promise.resolve(),
+      // A call that cannot be set up (media server restarting) leaves the room and its chat
+      // working: say so instead of failing the whole session.
+      this.mode === 'call'
+        ? this.#enterCall().catch((error: Error) => {
+            this.notice = `Could not start the call (${error.message}); the chat works. Reload to try again.`;
+          })
+        : Promise.resolve(),
     ]);
   }
 
