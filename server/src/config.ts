@@ -9,6 +9,13 @@ import { defaultParticipantLimits, type ParticipantLimits } from './participant/
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+/** A comma-separated list: entries trimmed, empty ones dropped. */
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean),
+);
 
 const envSchema = z.object({
   PORT: port.default(3000),
@@ -23,14 +30,7 @@ const envSchema = z.object({
     .string()
     .min(1)
     .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
-  TURN_URLS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((url) => url.trim())
-        .filter(Boolean),
-    )
+  TURN_URLS: commaList
     .pipe(
       z.array(
         z
@@ -64,14 +64,7 @@ const envSchema = z.object({
     .default(25 * 1024 * 1024),
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   TRUST_PROXY: z.string().min(1).optional(),
-  ALLOWED_ORIGINS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
+  ALLOWED_ORIGINS: commaList
     .pipe(
       z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each ALLOWED_ORIGINS entry is scheme://host[:port]')),
     )
