@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateSync } from 'node:zlib';
-import { ensureMembership } from '../src/chat/membership.js';
+import { enterRoom } from '../src/chat/membership.js';
 import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { waitUntil } from './support/raw-peer.js';
@@ -133,10 +133,10 @@ for (const database of databases) {
       mallory = await createIdentity(server.url, 'Mallory');
       const db = server.app.database.prisma;
       for (const member of [alice, bob, carol]) {
-        await ensureMembership(db, roomId, member.id, member.displayName);
+        await enterRoom(db, roomId, member.id, member.displayName, true);
       }
       // Mallory is a member of another room only.
-      await ensureMembership(db, `${roomId}-other`, mallory.id, mallory.displayName);
+      await enterRoom(db, `${roomId}-other`, mallory.id, mallory.displayName, true);
     });
 
     after(async () => {
@@ -438,7 +438,7 @@ for (const database of databases) {
         { database },
       );
       alice = await createIdentity(server.url, 'Alice');
-      await ensureMembership(server.app.database.prisma, roomId, alice.id, alice.displayName);
+      await enterRoom(server.app.database.prisma, roomId, alice.id, alice.displayName, true);
     });
 
     after(async () => {
@@ -501,7 +501,7 @@ describe('unreachable attachments are removed (ATTACHMENT_UNPOSTED_TTL=2)', () =
   test('an upload never posted, and the file of a deleted message, are deleted; a posted file stays', async () => {
     const db = server.app.database.prisma;
     const alice = await createIdentity(server.url, 'Alice');
-    await ensureMembership(db, roomId, alice.id, alice.displayName);
+    await enterRoom(db, roomId, alice.id, alice.displayName, true);
     const png = makePng(2);
     const uploaded = async (name: string) => {
       const { status, body } = await upload(server, roomId, alice, name, png);

@@ -53,21 +53,6 @@ export async function enterRoom(
   return { waiting: false, role: row.role, locked, lastReadSeq: row.lastReadSeq };
 }
 
-/**
- * Makes the identity a member of the room (creating the room on its first join), whether
- * the room is locked or not (see enterRoom).
- */
-export async function ensureMembership(
-  db: Db,
-  roomId: string,
-  identityId: string,
-  displayName: string,
-): Promise<{ lastReadSeq: bigint; role: MemberRole }> {
-  const entry = await enterRoom(db, roomId, identityId, displayName, true);
-  if (entry.waiting) throw new Error('unreachable: an admitted identity never waits');
-  return entry;
-}
-
 /** Ends a membership (a host removed the person): returns whether there was one. */
 export async function removeMembership(db: Db, roomId: string, identityId: string): Promise<boolean> {
   const { count } = await db.membership.deleteMany({ where: { roomId, identityId } });
