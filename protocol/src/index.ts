@@ -6,3 +6,4 @@ export * from './signaling.js';
 export * from './chat.js';
 export * from './text.js';
 export * from './hosts.js';
+export * from './adaptation.js';

@@ -2,6 +2,7 @@
 // its answer) and every notification the server pushes. Carried as protoo messages over
 // the room's websocket. Server and web import these schemas and the types derived from them.
 import { z } from 'zod';
+import { adaptationNotifications, adaptationRequests } from './adaptation.js';
 import { chatNotifications, chatRequests, peerStatusSchema, uuidSchema } from './chat.js';
 import { hostNotifications, hostRequests, roleSchema, roomControlShape } from './hosts.js';
 import { displayNameSchema, idSchema } from './names.js';
@@ -14,7 +15,8 @@ import {
   rtpParametersSchema,
 } from './rtp.js';
 
-export const mediaSourceSchema = z.enum(['mic', 'webcam', 'screen']);
+/** What a producer carries; `screenAudio` is the shared tab's or screen's sound. */
+export const mediaSourceSchema = z.enum(['mic', 'webcam', 'screen', 'screenAudio']);
 export type MediaSource = z.infer<typeof mediaSourceSchema>;
 
 export const producerInfoSchema = z.object({
@@ -120,6 +122,7 @@ export const requests = {
   leave: { data: empty, response: empty },
   ...chatRequests,
   ...hostRequests,
+  ...adaptationRequests,
 } as const;
 
 export type RequestMethod = keyof typeof requests;
@@ -143,6 +146,7 @@ export const notifications = {
   mediaReset: z.object({ reason: z.string() }),
   ...chatNotifications,
   ...hostNotifications,
+  ...adaptationNotifications,
 } as const;
 
 export type NotificationMethod = keyof typeof notifications;

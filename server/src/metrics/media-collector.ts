@@ -13,7 +13,7 @@ import type { Db } from '../db/database.js';
 import { pingDatabase, probeTimeoutMs, withTimeout } from '../health/health.js';
 import type { RoomRegistry } from '../room/registry.js';
 
-const sources: readonly MediaSource[] = ['mic', 'webcam', 'screen'];
+const sources: readonly MediaSource[] = ['mic', 'webcam', 'screen', 'screenAudio'];
 const directions = ['send', 'recv'] as const;
 
 interface ByteCount {
@@ -43,7 +43,7 @@ interface Snapshot {
   databaseUp: boolean;
 }
 
-const zeroBySource = (): Record<MediaSource, number> => ({ mic: 0, webcam: 0, screen: 0 });
+const zeroBySource = (): Record<MediaSource, number> => ({ mic: 0, webcam: 0, screen: 0, screenAudio: 0 });
 
 async function residentBytes(pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined || process.platform !== 'linux') return undefined;

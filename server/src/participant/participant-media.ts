@@ -127,7 +127,7 @@ export class ParticipantMedia {
     const transport = this.ownTransport(transportId, 'send');
     if (this.producers.size >= this.#limits.producers)
       throw tooMany(`a participant may hold at most ${this.#limits.producers} producers`);
-    const expectedKind = source === 'mic' ? 'audio' : 'video';
+    const expectedKind = source === 'mic' || source === 'screenAudio' ? 'audio' : 'video';
     if (kind !== expectedKind) throw badRequest(`a ${source} producer must be ${expectedKind}, not ${kind}`);
     for (const existing of this.producers.values()) {
       if (existing.appData.source === source) throw conflict(`this participant already sends its ${source}`);
