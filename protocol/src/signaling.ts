@@ -67,6 +67,8 @@ export const requests = {
         identityId: uuidSchema,
         peers: z.array(peerInfoSchema),
         ...roomControlShape,
+        /** Who speaks now (see the activeSpeaker notification); null: nobody. */
+        activeSpeaker: idSchema.nullable(),
       }),
       z.object({ status: z.literal('waiting'), peerId: idSchema, identityId: uuidSchema }),
     ]),

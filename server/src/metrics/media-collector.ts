@@ -11,10 +11,17 @@ import type { MediaWorkerPool, WorkerHealth } from '@meet/media-worker';
 import type { MediaSource } from '@meet/protocol';
 import type { Db } from '../db/database.js';
 import { pingDatabase, probeTimeoutMs, withTimeout } from '../health/health.js';
+import type { ViewCounts } from '../participant/participant-media.js';
 import type { RoomRegistry } from '../room/registry.js';
 
 const sources: readonly MediaSource[] = ['mic', 'webcam', 'screen', 'screenAudio'];
 const directions = ['send', 'recv'] as const;
+const viewStates = ['forwarding', 'offView', 'notReady'] as const;
+const viewStateLabels: Record<(typeof viewStates)[number], string> = {
+  forwarding: 'forwarding',
+  offView: 'off_view',
+  notReady: 'not_ready',
+};
 
 interface ByteCount {
   received: number;
@@ -38,6 +45,8 @@ interface Snapshot {
   transports: Record<(typeof directions)[number], number>;
   producers: Record<MediaSource, number>;
   consumers: Record<MediaSource, number>;
+  /** Video consumers: forwarded, paused because off the viewer's screen, or not resumed by it. */
+  videoConsumers: ViewCounts;
   workers: WorkerSample[];
   bytes: Map<number, ByteCount>;
   databaseUp: boolean;
@@ -91,6 +100,7 @@ export class MediaCollector {
       transports: { send: 0, recv: 0 },
       producers: zeroBySource(),
       consumers: zeroBySource(),
+      videoConsumers: { forwarding: 0, offView: 0, notReady: 0 },
       workers: [],
       bytes: new Map(),
       databaseUp: false,
@@ -108,6 +118,8 @@ export class MediaCollector {
         }
         for (const producer of participant.producers.values()) snapshot.producers[producer.appData.source]++;
         for (const consumer of participant.consumers.values()) snapshot.consumers[consumer.appData.source]++;
+        const view = participant.media?.viewCounts();
+        if (view) for (const state of viewStates) snapshot.videoConsumers[state] += view[state];
       }
     }
     const [workers, databaseUp] = await Promise.all([
@@ -267,6 +279,14 @@ export function registerMediaMetrics(registry: Registry, collector: MediaCollect
   gauge('meet_consumers', 'Open consumers (media sent to participants), by source.', ['source'], (m, s) => {
     for (const source of sources) m.set({ source }, s.consumers[source]);
   });
+  gauge(
+    'meet_video_consumers',
+    'Open video consumers by state: forwarding, paused because off the viewer screen (off_view), or not resumed by the viewer (not_ready).',
+    ['state'],
+    (m, s) => {
+      for (const state of viewStates) m.set({ state: viewStateLabels[state] }, s.videoConsumers[state]);
+    },
+  );
   gauge('meet_database_up', 'Whether the chat database answers a query (1) or not (0).', [], (m, s) =>
     m.set(s.databaseUp ? 1 : 0),
   );

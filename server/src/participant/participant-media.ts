@@ -3,12 +3,14 @@
 // an `await` created after the set was closed (the participant left the call or the room,
 // or the room's worker died meanwhile) is closed at once and never announced.
 import type { types } from 'mediasoup';
-import type {
-  MediaSource,
-  NotificationData,
-  NotificationMethod,
-  RequestData,
-  ResponseData,
+import {
+  MAX_SPATIAL_LAYER,
+  type MediaSource,
+  type NotificationData,
+  type NotificationMethod,
+  type RequestData,
+  type ResponseData,
+  type ViewTile,
 } from '@meet/protocol';
 import { badRequest, conflict, forbidden, notFound, tooMany } from '../signaling/errors.js';
 import {
@@ -20,8 +22,15 @@ import {
 import { produceOn, type ProducerAppData } from '../media/producer.js';
 import { consumeOn, type ConsumerAppData } from '../media/consumer.js';
 import { refusedByMediasoup } from '../media/errors.js';
+import {
+  consumerPriority,
+  parseScalabilityMode,
+  preferredLayers,
+  type PreferredLayers,
+} from '../media/layers.js';
 import type { RoomMedia } from '../room/room-media.js';
 import type { ParticipantLimits } from './limits.js';
+import { ConsumerView } from './view.js';
 
 export type Transport = types.WebRtcTransport<TransportAppData>;
 export type Producer = types.Producer<ProducerAppData>;
@@ -37,6 +46,16 @@ export interface MediaHooks {
   transportCreated(transport: Transport): void;
 }
 
+/** Video consumers by what the view makes of them (for metrics). */
+export interface ViewCounts {
+  /** Resumed on the server: forwarded. */
+  forwarding: number;
+  /** Ready in the browser but not in the latest view: paused by the view. */
+  offView: number;
+  /** Not (or no longer) resumed by the browser. */
+  notReady: number;
+}
+
 export class ParticipantMedia {
   readonly transports = new Map<string, Transport>();
   readonly producers = new Map<string, Producer>();
@@ -45,13 +64,23 @@ export class ParticipantMedia {
   readonly #ownerId: string;
   readonly #limits: ParticipantLimits;
   readonly #hooks: MediaHooks;
+  /** Which consumers the browser is ready for and which video it shows, at what size. */
+  readonly #view: ConsumerView;
   #closed = false;
 
-  constructor(roomMedia: RoomMedia, ownerId: string, limits: ParticipantLimits, hooks: MediaHooks) {
+  /** `viewed`: the participant set a view before (on media since lost): video waits for the next. */
+  constructor(
+    roomMedia: RoomMedia,
+    ownerId: string,
+    limits: ParticipantLimits,
+    hooks: MediaHooks,
+    viewed = false,
+  ) {
     this.roomMedia = roomMedia;
     this.#ownerId = ownerId;
     this.#limits = limits;
     this.#hooks = hooks;
+    this.#view = new ConsumerView(viewed);
   }
 
   /** Closed by the participant, or lost with the room's media. */
@@ -132,12 +161,17 @@ export class ParticipantMedia {
     for (const existing of this.producers.values()) {
       if (existing.appData.source === source) throw conflict(`this participant already sends its ${source}`);
     }
+    if (kind === 'video' && (rtpParameters.encodings?.length ?? 1) > MAX_SPATIAL_LAYER + 1)
+      throw badRequest(`a video producer has at most ${MAX_SPATIAL_LAYER + 1} simulcast encodings`);
     const producer = this.#adopt(
       await produceOn(transport, { kind, rtpParameters, source, paused: paused ?? false }),
       'producer',
     );
     this.producers.set(producer.id, producer);
-    this.roomMedia.addProducer(this.#ownerId, producer);
+    this.roomMedia.addProducer(this.#ownerId, producer, (maxSpatialLayer) =>
+      this.#hooks.tell('producerLayers', { producerId: producer.id, maxSpatialLayer }),
+    );
+    this.#reportProducerScore(producer);
     producer.observer.once('close', () => {
       this.producers.delete(producer.id);
       this.#hooks.announce('producerClosed', { peerId: this.#ownerId, producerId: producer.id });
@@ -194,10 +228,16 @@ export class ParticipantMedia {
     );
     if (consumer.closed) throw notFound(`producer ${producerId} closed meanwhile`);
     this.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    consumer.observer.once('close', () => {
+      this.consumers.delete(consumer.id);
+      this.#view.forget(consumer.id);
+      if (consumer.kind === 'video') this.roomMedia.wantLayer(producerId, consumer.id, -1);
+    });
     consumer.on('producerclose', () =>
       this.#hooks.tell('consumerClosed', { consumerId: consumer.id, producerId }),
     );
+    this.#reportConsumer(consumer);
+    if (consumer.kind === 'video') this.#prioritize(consumer, this.roomMedia.activeSpeaker);
     return {
       id: consumer.id,
       producerId,
@@ -209,22 +249,110 @@ export class ParticipantMedia {
     };
   }
 
+  /**
+   * The browser is ready to receive the consumer (resumeConsumer) or no longer (pause): it is
+   * forwarded when ready and, for video once a view was set, in the view.
+   */
   async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
     const consumer = this.ownConsumer(consumerId);
+    this.#view.setReady(consumerId, !paused);
+    await this.#apply(consumer, paused ? 'pauseConsumer' : 'resumeConsumer');
+  }
+
+  /**
+   * What the participant shows now: its listed video consumers are forwarded (when ready)
+   * at the layer their tile needs, the others are paused. Ids that are not its consumers
+   * (closed meanwhile) are ignored, and so are consumers closing during the request.
+   */
+  async setView(tiles: readonly ViewTile[]): Promise<void> {
+    this.#view.setTiles(tiles);
+    const video = [...this.consumers.values()].filter((consumer) => consumer.kind === 'video');
+    const results = await Promise.allSettled(video.map((consumer) => this.#apply(consumer, 'setView')));
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'rejected' && !video[i]?.closed) throw result.reason as Error;
+    }
+  }
+
+  /** Brings a consumer's server state (paused, preferred layers) in line with the view. */
+  async #apply(consumer: Consumer, method: string): Promise<void> {
+    const forward = this.#view.forwards(consumer.id, consumer.kind);
+    const layers = consumer.kind === 'video' ? this.#layersOf(consumer) : undefined;
     // Its producer belongs to another participant, who may close it at any moment: then the
     // worker no longer has the consumer when the request reaches it (409).
     try {
-      if (paused) {
+      if (forward && layers && consumer.type !== 'simple' && !sameLayers(consumer.preferredLayers, layers))
+        await consumer.setPreferredLayers(layers);
+      if (forward && consumer.paused) {
+        await consumer.resume();
+        // A new viewer starts from a keyframe instead of waiting for the next one.
+        if (consumer.kind === 'video' && !consumer.closed)
+          await consumer.requestKeyFrame().catch(() => undefined);
+      } else if (!forward && !consumer.paused) {
         await consumer.pause();
-        return;
       }
-      await consumer.resume();
     } catch (error) {
-      throw refusedByMediasoup(error, paused ? 'pauseConsumer' : 'resumeConsumer');
+      throw refusedByMediasoup(error, method);
     }
-    // A new viewer starts from a keyframe instead of waiting for the next one.
-    if (consumer.kind === 'video' && !consumer.closed)
-      await consumer.requestKeyFrame().catch(() => undefined);
+    if (layers && !consumer.closed)
+      this.roomMedia.wantLayer(consumer.producerId, consumer.id, forward ? layers.spatialLayer : -1);
+  }
+
+  #layersOf(consumer: Consumer): PreferredLayers {
+    const scalability = parseScalabilityMode(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
+    return preferredLayers(consumer.appData.source, scalability, this.#view.tile(consumer.id));
+  }
+
+  /** The room's active speaker changed: their camera goes before other cameras. */
+  speakerChanged(previous: string | null, current: string | null): void {
+    for (const consumer of this.consumers.values()) {
+      const { peerId, source } = consumer.appData;
+      if (source === 'webcam' && (peerId === previous || peerId === current))
+        this.#prioritize(consumer, current);
+    }
+  }
+
+  #prioritize(consumer: Consumer, activeSpeaker: string | null): void {
+    const priority = consumerPriority(consumer.appData.source, consumer.appData.peerId === activeSpeaker);
+    if (priority === consumer.priority) return;
+    // A consumer closing meanwhile keeps no priority: nothing to report.
+    consumer.setPriority(priority).catch(() => undefined);
+  }
+
+  /** Tells the owner how well its producer arrives (the best of its encodings), on change. */
+  #reportProducerScore(producer: Producer): void {
+    let told: number | undefined;
+    producer.on('score', (scores) => {
+      const score = scores.reduce((best, { score }) => Math.max(best, score), 0);
+      if (score === told) return;
+      told = score;
+      this.#hooks.tell('producerScore', { producerId: producer.id, score });
+    });
+  }
+
+  /** Tells the viewer its consumer's scores and, for video, the layers it forwards. */
+  #reportConsumer(consumer: Consumer): void {
+    consumer.on('score', ({ score, producerScore }) =>
+      this.#hooks.tell('consumerScore', { consumerId: consumer.id, score, producerScore }),
+    );
+    consumer.on('layerschange', (layers) =>
+      this.#hooks.tell('consumerLayers', {
+        consumerId: consumer.id,
+        spatialLayer: layers?.spatialLayer ?? null,
+        temporalLayer: layers?.temporalLayer ?? null,
+      }),
+    );
+  }
+
+  /** Video consumers forwarded, paused by the view, or not resumed by the browser. */
+  viewCounts(): ViewCounts {
+    const counts: ViewCounts = { forwarding: 0, offView: 0, notReady: 0 };
+    for (const consumer of this.consumers.values()) {
+      if (consumer.kind !== 'video') continue;
+      if (!consumer.paused) counts.forwarding++;
+      else if (this.#view.isReady(consumer.id)) counts.offView++;
+      else counts.notReady++;
+    }
+    return counts;
   }
 
   /** Sources this participant is sending, as the room lists them. */
@@ -246,4 +374,11 @@ export class ParticipantMedia {
     this.producers.clear();
     this.consumers.clear();
   }
+}
+
+function sameLayers(
+  a: { spatialLayer: number; temporalLayer?: number } | undefined,
+  b: PreferredLayers,
+): boolean {
+  return a?.spatialLayer === b.spatialLayer && a.temporalLayer === b.temporalLayer;
 }

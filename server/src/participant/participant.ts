@@ -13,6 +13,7 @@ import {
   type NotificationMethod,
   type PeerInfo,
   type PeerStatus,
+  type RequestData,
   type Role,
 } from '@meet/protocol';
 import type { IdentityInfo } from '../auth/identity.js';
@@ -47,6 +48,8 @@ export class Participant {
   /** In the call (asked for media transports and did not leave the call). */
   #inCall = false;
   #media: ParticipantMedia | undefined;
+  /** It set a view once: media made after a reset or a new call waits for its next view. */
+  #viewed = false;
   /** The presence last told to the room (to notify changes only). */
   #announced: string | undefined;
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
@@ -171,15 +174,21 @@ export class Participant {
     });
     if (this.closed || !this.joined) throw conflict('left the room meanwhile');
     if (this.media) return this.media;
-    this.#media = new ParticipantMedia(roomMedia, this.id, this.limits, {
-      announce: (method, data) => this.room.broadcast(method, data, this.id),
-      tell: (method, data) => this.notify(method, data),
-      transportCreated: (transport) =>
-        this.room.metrics.watchTransport(transport, {
-          peerConnected: () => !this.closed,
-          connectRequested: () => transport.appData.connected === true,
-        }),
-    });
+    this.#media = new ParticipantMedia(
+      roomMedia,
+      this.id,
+      this.limits,
+      {
+        announce: (method, data) => this.room.broadcast(method, data, this.id),
+        tell: (method, data) => this.notify(method, data),
+        transportCreated: (transport) =>
+          this.room.metrics.watchTransport(transport, {
+            peerConnected: () => !this.closed,
+            connectRequested: () => transport.appData.connected === true,
+          }),
+      },
+      this.#viewed,
+    );
     return this.#media;
   }
 
@@ -205,11 +214,18 @@ export class Participant {
     this.room.refreshPresence(this);
   }
 
+  /** What it shows now (setView): only with media (in the call). */
+  async setView(tiles: RequestData<'setView'>['tiles']): Promise<void> {
+    const media = this.media;
+    if (!media) throw conflict('not in the call: set the view once a transport is created');
+    this.#viewed = true;
+    await media.setView(tiles);
+  }
+
   /** Leaves the call, staying in the room's chat: every transport closes. */
   leaveCall(): void {
     this.#inCall = false;
-    this.#media?.close();
-    this.#media = undefined;
+    this.#closeMedia();
     this.room.refreshPresence(this);
   }
 
@@ -219,8 +235,7 @@ export class Participant {
    */
   resetMedia(reason: string): void {
     if (!this.#media) return;
-    this.#media.close();
-    this.#media = undefined;
+    this.#closeMedia();
     // Also to someone still setting the call up (no transport yet): it starts again.
     this.notify('mediaReset', { reason });
   }
@@ -265,6 +280,10 @@ export class Participant {
 
   /** Called by the room once the socket closed: the media goes. */
   closeMedia(): void {
+    this.#closeMedia();
+  }
+
+  #closeMedia(): void {
     this.#media?.close();
     this.#media = undefined;
   }

@@ -80,6 +80,7 @@ export const handlers: Handlers = {
       locked: room.hosts.locked ?? entry.locked,
       hands: room.hosts.hands(),
       lobby: participant.isHost ? room.hosts.lobby() : [],
+      activeSpeaker: room.activeSpeaker,
     };
   },
 
@@ -129,6 +130,11 @@ export const handlers: Handlers = {
   },
   pauseConsumer: async (participant, { consumerId }) => {
     await mediaOf(participant, 'consumer', consumerId).setConsumerPaused(consumerId, true);
+    return {};
+  },
+
+  setView: async (participant, { tiles }) => {
+    await participant.setView(tiles);
     return {};
   },
 

@@ -100,6 +100,7 @@ export class Room extends EventEmitter<{ close: [] }> {
           }
           this.#madeMedia = media;
           media.once('lost', (reason) => this.#onMediaLost(creating, reason));
+          this.#listenToSpeakers(media);
         },
         () => {
           if (this.#media === creating) this.#media = undefined;
@@ -107,6 +108,23 @@ export class Room extends EventEmitter<{ close: [] }> {
       );
     }
     return this.#media;
+  }
+
+  /** The dominant speaker of the call (null: nobody, or no media). */
+  get activeSpeaker(): string | null {
+    return this.#madeMedia?.activeSpeaker ?? null;
+  }
+
+  /** Tells the room who speaks; cameras of the active speaker go first for every viewer. */
+  #listenToSpeakers(media: RoomMedia): void {
+    let previous: string | null = null;
+    media.on('activeSpeaker', (peerId) => {
+      for (const participant of this.participants.values())
+        participant.media?.speakerChanged(previous, peerId);
+      previous = peerId;
+      this.broadcast('activeSpeaker', { peerId });
+    });
+    media.on('audioLevels', (levels) => this.broadcast('audioLevels', { levels }));
   }
 
   /** The media, if it exists and is alive (for metrics and tests). */
@@ -228,8 +246,10 @@ export class Room extends EventEmitter<{ close: [] }> {
   /** The worker died: the media part is dropped; callers are told to set theirs up again. */
   #onMediaLost(lost: Promise<RoomMedia>, reason: string): void {
     if (this.#media !== lost) return;
+    const hadSpeaker = this.activeSpeaker !== null;
     this.#media = undefined;
     this.#madeMedia = undefined;
+    if (hadSpeaker) this.broadcast('activeSpeaker', { peerId: null });
     this.log.warn({ reason }, 'room media lost; callers set their media up again');
     for (const participant of this.participants.values()) participant.resetMedia(reason);
   }
