@@ -1,16 +1,31 @@
 // What this participant receives: the room's other participants (in both modes), every
-// producer they announce, and, in call mode, a consumer of each on the receive transport.
+// producer they announce, and, in call mode, a consumer of each on the receive transport,
+// kept per source (webcam, screen, mic, screenAudio). Also what the viewer shows: the
+// rendered size of every on-screen video tile, sent to the server as the view (setView),
+// which forwards only those videos, at the layer that fits; and what the server reports
+// back: consumer scores and layers, the active speaker and audio levels.
 import type { types as ms } from 'mediasoup-client';
-import type { PeerInfo, PeerStatus, ProducerInfo, Role } from '@meet/protocol';
+import type { MediaSource, PeerInfo, PeerStatus, ProducerInfo, Role, ViewTile } from '@meet/protocol';
 import type { Signaling } from './signaling.js';
 import type { MediaTransports } from './transports.js';
 
+export type VideoSource = 'webcam' | 'screen';
+export type AudioSource = 'mic' | 'screenAudio';
+
+/** Connection quality of a remote video or voice, from the server's scores. */
+export type Quality = 'good' | 'fair' | 'poor' | 'unknown';
+
 export interface RemoteMedia {
   producerId: string;
+  source: MediaSource;
   consumer: ms.Consumer | undefined;
   track: MediaStreamTrack | undefined;
   /** The sender paused it (muted microphone, camera off). */
   paused: boolean;
+  /** mediasoup's scores (0-10) of our consumer and of its producer; undefined: none yet. */
+  score: { score: number; producerScore: number } | undefined;
+  /** The simulcast layer the server forwards now (null: none, or not known yet). */
+  spatialLayer: number | null;
 }
 
 export interface RemotePeer {
@@ -20,15 +35,39 @@ export interface RemotePeer {
   status: PeerStatus;
   inCall: boolean;
   role: Role;
-  audio: RemoteMedia | undefined;
-  video: RemoteMedia | undefined;
+  webcam: RemoteMedia | undefined;
+  screen: RemoteMedia | undefined;
+  mic: RemoteMedia | undefined;
+  screenAudio: RemoteMedia | undefined;
+}
+
+export const mediaSources: readonly MediaSource[] = ['webcam', 'screen', 'mic', 'screenAudio'];
+
+export interface VideoStats {
+  consumerId: string;
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  /** From the server's consumerLayers notification (null: not known). */
+  spatialLayer: number | null;
 }
 
 export interface MediaStatsSample {
   peerId: string;
   displayName: string;
-  video: { framesDecoded: number; frameWidth: number; packetsReceived: number } | null;
+  /** The webcam. */
+  video: VideoStats | null;
+  screen: VideoStats | null;
+  /** The microphone. */
   audio: { packetsReceived: number; bytesReceived: number } | null;
+}
+
+/** A rendered size in device pixels. */
+export interface TileSize {
+  width: number;
+  height: number;
 }
 
 interface Link {
@@ -36,14 +75,41 @@ interface Link {
   transports: MediaTransports;
 }
 
+/** Audio levels above this (dBov) count as speaking. */
+const SPEAKING_DBOV = -55;
+/** Someone stays "speaking" this long after their last loud report (no flicker between words). */
+const SPEAKING_HOLD_MS = 1500;
+/** Tile size changes are sent together, this long after the last one. */
+const VIEW_DEBOUNCE_MS = 150;
+
+/** Quality from mediasoup's scores: the worse of how we receive and how the source sends. */
+export function qualityOf(media: RemoteMedia | undefined): Quality {
+  if (!media?.score) return 'unknown';
+  const score = Math.min(media.score.score, media.score.producerScore);
+  return score >= 7 ? 'good' : score >= 4 ? 'fair' : 'poor';
+}
+
 export class Receiver {
   peers = $state<RemotePeer[]>([]);
+  /** The dominant speaker the server reports (may be ourselves); null: nobody. */
+  activeSpeaker = $state<string | null>(null);
+  /** The last dominant speaker other than ourselves (the main tile of speaker view). */
+  lastRemoteSpeaker = $state<string | null>(null);
+  /** Who is audible now (audio levels above a threshold, held briefly), ourselves included. */
+  speaking = $state<string[]>([]);
   /** Every producer in the room by peer, known in both modes (consumed in call mode). */
   #roomProducers = new Map<string, ProducerInfo[]>();
   #selfId: () => string | undefined;
   /** Set while the call has media and its receive transport exists. */
   #link: Link | undefined;
   #subscribing: Link | undefined;
+  /** On-screen video tiles: `${peerId}/${source}` → rendered size in device pixels. */
+  #tileSizes = new Map<string, TileSize>();
+  /** The view last sent on the current link (JSON), undefined: none sent yet. */
+  #sentView: string | undefined;
+  #viewTimer: ReturnType<typeof setTimeout> | undefined;
+  #loudUntil = new Map<string, number>();
+  #speakingTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(selfId: () => string | undefined) {
     this.#selfId = selfId;
@@ -54,10 +120,11 @@ export class Receiver {
   }
 
   /** The room as the join answer lists it (replaces what was known). */
-  reset(peers: PeerInfo[]): void {
+  reset(peers: PeerInfo[], activeSpeaker: string | null = null): void {
     this.clear();
     this.#roomProducers = new Map(peers.map((peer) => [peer.id, [...peer.producers]]));
     for (const peer of peers) this.addPeer(peer);
+    this.setActiveSpeaker(activeSpeaker);
   }
 
   /** Forgets everyone (disconnected). */
@@ -65,6 +132,10 @@ export class Receiver {
     this.unsubscribe();
     this.peers = [];
     this.#roomProducers.clear();
+    this.activeSpeaker = null;
+    this.lastRemoteSpeaker = null;
+    this.#loudUntil.clear();
+    this.speaking = [];
   }
 
   addPeer(info: PeerInfo): void {
@@ -76,8 +147,10 @@ export class Receiver {
       status: info.status,
       inCall: info.inCall,
       role: info.role,
-      audio: undefined,
-      video: undefined,
+      webcam: undefined,
+      screen: undefined,
+      mic: undefined,
+      screenAudio: undefined,
     });
   }
 
@@ -85,9 +158,10 @@ export class Receiver {
     this.#roomProducers.delete(peerId);
     const peer = this.find(peerId);
     if (!peer) return;
-    peer.audio?.consumer?.close();
-    peer.video?.consumer?.close();
+    for (const source of mediaSources) peer[source]?.consumer?.close();
     this.peers = this.peers.filter((p) => p.id !== peerId);
+    if (this.lastRemoteSpeaker === peerId) this.lastRemoteSpeaker = null;
+    this.#scheduleView();
   }
 
   setStatus(peerId: string, status: PeerStatus, inCall: boolean): void {
@@ -105,22 +179,27 @@ export class Receiver {
     await link.transports.recv();
     if (this.#subscribing !== link) return;
     this.#link = link;
+    this.#sentView = undefined;
     await Promise.all(
       [...this.#roomProducers].flatMap(([peerId, producers]) =>
         producers.map((producer) => this.#consume(peerId, producer)),
       ),
     );
+    // The view is sent again on every new link (a reconnection, a media reset).
+    this.#scheduleView();
   }
 
   /** The call's media is gone: drop every consumer, keep the participants. */
   unsubscribe(): void {
     this.#subscribing = undefined;
     this.#link = undefined;
+    this.#sentView = undefined;
+    clearTimeout(this.#viewTimer);
     for (const peer of this.peers) {
-      peer.audio?.consumer?.close();
-      peer.video?.consumer?.close();
-      peer.audio = undefined;
-      peer.video = undefined;
+      for (const source of mediaSources) {
+        peer[source]?.consumer?.close();
+        peer[source] = undefined;
+      }
     }
   }
 
@@ -147,28 +226,131 @@ export class Receiver {
 
   /** Our consumer of that producer was closed by the server. */
   consumerClosed(producerId: string): void {
-    const peer = this.peers.find(
-      (p) => p.audio?.producerId === producerId || p.video?.producerId === producerId,
-    );
+    const peer = this.peers.find((p) => mediaSources.some((s) => p[s]?.producerId === producerId));
     if (peer) this.#dropRemote(peer.id, producerId);
   }
 
   setPaused(peerId: string, producerId: string, paused: boolean): void {
     const peer = this.find(peerId);
-    for (const slot of ['audio', 'video'] as const) {
-      const media = peer?.[slot];
+    for (const source of mediaSources) {
+      const media = peer?.[source];
       if (media?.producerId === producerId) media.paused = paused;
+    }
+  }
+
+  /** The remote media of one of our consumers. */
+  #byConsumer(consumerId: string): RemoteMedia | undefined {
+    for (const peer of this.peers)
+      for (const source of mediaSources) {
+        const media = peer[source];
+        if (media?.consumer?.id === consumerId) return media;
+      }
+    return undefined;
+  }
+
+  consumerScore(consumerId: string, score: number, producerScore: number): void {
+    const media = this.#byConsumer(consumerId);
+    if (media) media.score = { score, producerScore };
+  }
+
+  consumerLayers(consumerId: string, spatialLayer: number | null): void {
+    const media = this.#byConsumer(consumerId);
+    if (media) media.spatialLayer = spatialLayer;
+  }
+
+  setActiveSpeaker(peerId: string | null): void {
+    this.activeSpeaker = peerId;
+    if (peerId !== null && peerId !== this.#selfId()) this.lastRemoteSpeaker = peerId;
+  }
+
+  /** Who is audible now and how loud (dBov); empty when the room is silent. */
+  audioLevels(levels: Array<{ peerId: string; volume: number }>): void {
+    const now = Date.now();
+    for (const { peerId, volume } of levels)
+      if (volume > SPEAKING_DBOV) this.#loudUntil.set(peerId, now + SPEAKING_HOLD_MS);
+    this.#updateSpeaking();
+  }
+
+  #updateSpeaking(): void {
+    clearTimeout(this.#speakingTimer);
+    const now = Date.now();
+    for (const [peerId, until] of this.#loudUntil) if (until <= now) this.#loudUntil.delete(peerId);
+    const speaking = [...this.#loudUntil.keys()].sort();
+    if (speaking.join() !== this.speaking.join()) this.speaking = speaking;
+    if (this.#loudUntil.size > 0) {
+      const next = Math.min(...this.#loudUntil.values()) - now;
+      this.#speakingTimer = setTimeout(() => this.#updateSpeaking(), Math.max(50, next));
+    }
+  }
+
+  /**
+   * A video tile of `peerId`'s `source` is on screen at `size` (device pixels), or left the
+   * screen (undefined). The server is told, debounced, when the view changed.
+   */
+  setTileSize(peerId: string, source: VideoSource, size: TileSize | undefined): void {
+    const key = `${peerId}/${source}`;
+    const previous = this.#tileSizes.get(key);
+    if (size && size.width > 0 && size.height > 0) {
+      if (previous?.width === size.width && previous.height === size.height) return;
+      this.#tileSizes.set(key, size);
+    } else {
+      if (!previous) return;
+      this.#tileSizes.delete(key);
+    }
+    this.#scheduleView();
+  }
+
+  /** The view as it stands: every on-screen video tile with a consumer, by consumer id. */
+  view(): ViewTile[] {
+    const tiles: ViewTile[] = [];
+    for (const [key, size] of this.#tileSizes) {
+      const [peerId, source] = key.split('/') as [string, VideoSource];
+      const consumer = this.find(peerId)?.[source]?.consumer;
+      if (consumer && !consumer.closed)
+        tiles.push({ consumerId: consumer.id, width: size.width, height: size.height });
+    }
+    return tiles.sort((a, b) => a.consumerId.localeCompare(b.consumerId));
+  }
+
+  #scheduleView(): void {
+    if (!this.#link) return;
+    clearTimeout(this.#viewTimer);
+    this.#viewTimer = setTimeout(() => void this.#sendView(), VIEW_DEBOUNCE_MS);
+  }
+
+  async #sendView(): Promise<void> {
+    const link = this.#link;
+    if (!link) return;
+    const tiles = this.view();
+    const json = JSON.stringify(tiles);
+    if (json === this.#sentView) return;
+    this.#sentView = json;
+    try {
+      await link.signaling.request('setView', { tiles });
+    } catch (error) {
+      // Sent again with the next change (or the next link).
+      if (this.#link === link && this.#sentView === json) this.#sentView = undefined;
+      console.warn('setView failed', error);
     }
   }
 
   async #consume(peerId: string, producer: ProducerInfo): Promise<void> {
     const link = this.#link;
     if (!link) return;
-    const slot: 'audio' | 'video' = producer.kind;
+    const source = producer.source;
     const target = () => this.find(peerId);
     const peer = target();
     if (!peer) return;
-    peer[slot] = { producerId: producer.id, consumer: undefined, track: undefined, paused: producer.paused };
+    const pending: RemoteMedia = {
+      producerId: producer.id,
+      source,
+      consumer: undefined,
+      track: undefined,
+      paused: producer.paused,
+      score: undefined,
+      spatialLayer: null,
+    };
+    peer[source] = pending;
     try {
       const recv = await link.transports.recv();
       const params = await link.signaling.request('consume', {
@@ -182,16 +364,18 @@ export class Receiver {
         rtpParameters: params.rtpParameters as ms.RtpParameters,
       });
       const current = target();
-      if (this.#link !== link || !current || current[slot]?.producerId !== producer.id) {
+      if (this.#link !== link || !current || current[source]?.producerId !== producer.id) {
         consumer.close();
         return;
       }
-      current[slot] = {
-        producerId: producer.id,
+      current[source] = {
+        ...pending,
         consumer,
         track: consumer.track,
         paused: params.producerPaused,
       };
+      // A tile already on screen for this source now has a consumer to list.
+      if (producer.kind === 'video') this.#scheduleView();
       await link.signaling.request('resumeConsumer', { consumerId: consumer.id });
     } catch (error) {
       console.warn('consume failed', producer.id, error);
@@ -201,10 +385,11 @@ export class Receiver {
   #dropRemote(peerId: string, producerId: string): void {
     const peer = this.find(peerId);
     if (!peer) return;
-    for (const slot of ['audio', 'video'] as const) {
-      if (peer[slot]?.producerId === producerId) {
-        peer[slot]?.consumer?.close();
-        peer[slot] = undefined;
+    for (const source of mediaSources) {
+      if (peer[source]?.producerId === producerId) {
+        peer[source]?.consumer?.close();
+        peer[source] = undefined;
+        this.#scheduleView();
       }
     }
   }
@@ -218,20 +403,28 @@ export class Receiver {
         if (entry.type === 'inbound-rtp') return entry as Record<string, number>;
       return undefined;
     };
+    const video = async (media: RemoteMedia | undefined): Promise<VideoStats | null> => {
+      const consumer = media?.consumer;
+      const entry = await inbound(consumer);
+      if (!media || !consumer || !entry) return null;
+      return {
+        consumerId: consumer.id,
+        framesDecoded: entry.framesDecoded ?? 0,
+        frameWidth: entry.frameWidth ?? 0,
+        frameHeight: entry.frameHeight ?? 0,
+        packetsReceived: entry.packetsReceived ?? 0,
+        bytesReceived: entry.bytesReceived ?? 0,
+        spatialLayer: media.spatialLayer,
+      };
+    };
     return Promise.all(
       this.peers.map(async (peer) => {
-        const video = await inbound(peer.video?.consumer);
-        const audio = await inbound(peer.audio?.consumer);
+        const audio = await inbound(peer.mic?.consumer);
         return {
           peerId: peer.id,
           displayName: peer.displayName,
-          video: video
-            ? {
-                framesDecoded: video.framesDecoded ?? 0,
-                frameWidth: video.frameWidth ?? 0,
-                packetsReceived: video.packetsReceived ?? 0,
-              }
-            : null,
+          video: await video(peer.webcam),
+          screen: await video(peer.screen),
           audio: audio
             ? { packetsReceived: audio.packetsReceived ?? 0, bytesReceived: audio.bytesReceived ?? 0 }
             : null,

@@ -13,7 +13,7 @@ import { Receiver, type MediaStatsSample, type RemotePeer } from './receiver.sve
 import { Signaling } from './signaling.js';
 import { MediaTransports } from './transports.js';
 
-export type { MediaStatsSample, RemoteMedia, RemotePeer } from './receiver.svelte.js';
+export type { MediaStatsSample, Quality, RemoteMedia, RemotePeer, VideoSource } from './receiver.svelte.js';
 
 /** 'waiting': in a locked room's lobby; 'ended': removed, refused or the meeting ended. */
 export type CallStatus = 'connecting' | 'waiting' | 'joined' | 'reconnecting' | 'left' | 'ended' | 'failed';
@@ -142,6 +142,13 @@ export class CallSession {
         chatMessage: ({ message }) => this.chat.onMessage(message),
         chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
         mediaReset: () => void this.#restartCall(),
+        // What the server reports of what we receive (receiver.svelte.ts).
+        consumerScore: ({ consumerId, score, producerScore }) =>
+          this.receiver.consumerScore(consumerId, score, producerScore),
+        consumerLayers: ({ consumerId, spatialLayer }) =>
+          this.receiver.consumerLayers(consumerId, spatialLayer),
+        activeSpeaker: ({ peerId }) => this.receiver.setActiveSpeaker(peerId),
+        audioLevels: ({ levels }) => this.receiver.audioLevels(levels),
         ...this.hosts.handlers(() => this.#sentAway()),
         admitted: () =>
           void this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`)),
@@ -175,10 +182,10 @@ export class CallSession {
       this.status = 'waiting';
       return;
     }
-    const { identityId, peers } = joined;
+    const { identityId, peers, activeSpeaker } = joined;
     this.identityId = identityId;
     this.hosts.attach((method, data) => signaling.request(method, data), joined);
-    this.receiver.reset(peers);
+    this.receiver.reset(peers, activeSpeaker);
     this.status = 'joined';
     this.#notice = undefined;
     if (this.away) void signaling.request('setPresence', { away: true }).catch(() => undefined);
