@@ -4,14 +4,16 @@
 #   --worker-build  compilers and libraries to build the mediasoup worker from source, and
 #                   a deb-src entry so that `apt-get source openssl` works
 #   --test          Chromium and Firefox ESR for the browser tests, iproute2 and iptables for
-#                   the network namespaces some of them run in (tests/helpers/netns.ts),
-#                   coturn for the TURN tests, and a running PostgreSQL server on
-#                   127.0.0.1:5432 for the chat tests
+#                   the network namespaces some of them run in and their link conditions
+#                   (tests/helpers/netns.ts), espeak-ng for the fake microphone's speech
+#                   (tests/helpers/audio-files.ts), fonts-noto-color-emoji (without it
+#                   Chromium draws emoji as boxes), coturn for the TURN tests, and a
+#                   running PostgreSQL server on 127.0.0.1:5432 for the chat tests
 set -euo pipefail
 
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
-test_pkgs=(chromium firefox-esr iproute2 iptables coturn)
+test_pkgs=(chromium firefox-esr iproute2 iptables coturn espeak-ng fonts-noto-color-emoji)
 ensure_postgres=0
 
 want=()

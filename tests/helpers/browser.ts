@@ -1,9 +1,15 @@
 // Debian's Chromium driven by playwright-core, with fake camera and microphone, and what
 // every participant page does (open, join, read statistics), in Chromium or Firefox
-// (tests/helpers/firefox.ts).
-import { existsSync } from 'node:fs';
+// (tests/helpers/firefox.ts). Chromium runs in this machine's network namespace, or inside
+// a test namespace (tests/helpers/netns.ts) through a wrapper script used as its
+// executable (`ip netns exec <ns> chromium "$@"`; Playwright drives it over pipes, which
+// cross namespaces).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { SelectedPair } from '../../web/src/lib/call/transport-stats.js';
+import type { Netns } from './netns.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -13,35 +19,85 @@ export interface ChromiumOptions {
    * plain http is only on localhost (a server on a namespace's veth address is not).
    */
   secureOrigins?: string[];
+  /** Run this Chromium inside the network namespace (its traffic then crosses the pair). */
+  netns?: Netns;
+  /**
+   * A WAV file the fake microphone plays, looped (tests/helpers/audio-files.ts makes a
+   * speech and a silent one). Default: Chromium's beep.
+   */
+  fakeAudioFile?: string;
+  /**
+   * A .y4m or .mjpeg file the fake camera plays, looped, at the file's size (getUserMedia
+   * constraints do not scale it). Default: Chromium's generated pattern, which takes the
+   * size asked for (1280x720 for ideal 1280x720) at `fakeVideoFps`.
+   */
+  fakeVideoFile?: string;
+  /** Frame rate of the generated fake camera. Chromium's default is 20. */
+  fakeVideoFps?: number;
 }
+
+const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
 export async function launchBrowser(options: ChromiumOptions = {}): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: run scripts/setup-system.sh (npm test does)`);
   }
-  return chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      // Keep timers and media running in background tabs: every page is "in front" for the test.
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-      ...(options.secureOrigins?.length
-        ? [`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`]
-        : []),
-    ],
-  });
+  for (const [flag, file] of [
+    ['fakeAudioFile', options.fakeAudioFile],
+    ['fakeVideoFile', options.fakeVideoFile],
+  ] as const) {
+    if (file !== undefined && !existsSync(file))
+      throw new Error(`launchBrowser: ${flag} ${file} does not exist`);
+  }
+  // Inside a namespace: a wrapper script as the executable, removed when the browser goes.
+  let wrapperDir: string | undefined;
+  let executablePath = chromiumPath;
+  if (options.netns) {
+    wrapperDir = mkdtempSync(join(tmpdir(), 'meet-chromium-'));
+    executablePath = join(wrapperDir, 'chromium');
+    writeFileSync(
+      executablePath,
+      `#!/bin/sh\nexec ${options.netns.wrap([chromiumPath]).map(quote).join(' ')} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  const cleanUp = () => {
+    if (wrapperDir) rmSync(wrapperDir, { recursive: true, force: true });
+  };
+  try {
+    const browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        options.fakeVideoFps
+          ? `--use-fake-device-for-media-stream=fps=${options.fakeVideoFps}`
+          : '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        ...(options.fakeAudioFile ? [`--use-file-for-fake-audio-capture=${options.fakeAudioFile}`] : []),
+        ...(options.fakeVideoFile ? [`--use-file-for-fake-video-capture=${options.fakeVideoFile}`] : []),
+        '--autoplay-policy=no-user-gesture-required',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+        // Keep timers and media running in background tabs: every page is "in front" for the test.
+        '--disable-background-timer-throttling',
+        '--disable-renderer-backgrounding',
+        '--disable-backgrounding-occluded-windows',
+        ...(options.secureOrigins?.length
+          ? [`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`]
+          : []),
+      ],
+    });
+    browser.on('disconnected', cleanUp);
+    return browser;
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
 }
 
 export async function newParticipantPage(
@@ -59,11 +115,37 @@ export async function newParticipantPage(
   return { context, page };
 }
 
+/** Receive statistics of one remote video (webcam or screen) on a participant page. */
+export interface VideoStats {
+  consumerId: string;
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  /** The simulcast layer the server forwards (null when not simulcast or not known). */
+  spatialLayer: number | null;
+}
+
+/** Receive statistics of one remote participant (see CallSession.stats in the web app). */
 export interface StatsSample {
   peerId: string;
   displayName: string;
-  video: { framesDecoded: number; frameWidth: number; packetsReceived: number } | null;
+  video: VideoStats | null;
+  screen: VideoStats | null;
   audio: { packetsReceived: number; bytesReceived: number } | null;
+}
+
+/** Send statistics of one encoding (simulcast layer) of a participant's own video. */
+export interface OutboundSample {
+  source: 'webcam' | 'screen';
+  /** The simulcast encoding (e.g. r0, r1, r2), or null without simulcast. */
+  rid: string | null;
+  /** Whether the encoding is enabled (dynacast pauses layers nobody watches). */
+  active: boolean;
+  framesEncoded: number;
+  bytesSent: number;
+  frameWidth: number;
 }
 
 /** Receive statistics of a participant page (see CallSession.stats in the web app). */
@@ -71,6 +153,14 @@ export function statsOf(page: Page): Promise<StatsSample[]> {
   return page.evaluate(async () => {
     const meet = (window as unknown as { __meet?: { stats(): Promise<unknown> } }).__meet;
     return (meet ? await meet.stats() : []) as never;
+  });
+}
+
+/** Send statistics of a participant page's own video, per encoding (see the web app). */
+export function outboundOf(page: Page): Promise<OutboundSample[]> {
+  return page.evaluate(async () => {
+    const meet = (window as unknown as { __meet?: { outboundStats?(): Promise<unknown> } }).__meet;
+    return (meet?.outboundStats ? await meet.outboundStats() : []) as never;
   });
 }
 
@@ -94,7 +184,7 @@ export async function joinRoom(
 ): Promise<void> {
   await page.goto(options.baseUrl ? new URL(`/r/${roomId}`, options.baseUrl).href : `/r/${roomId}`);
   await page.getByLabel('Your name').fill(name);
-  if (options.camOn === false) await page.getByLabel('Camera').uncheck();
+  if (options.camOn === false) await page.getByRole('checkbox', { name: 'Camera' }).uncheck();
   await page.getByTestId(options.textOnly ? 'join-text' : 'join').click();
   await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
 }

@@ -1,9 +1,11 @@
 // The usual set-up of a browser test file: one real server and one Chromium for all its
 // tests, closed after them. On request also a network namespace (the server then listens
-// on, and announces, the host side of its veth pair: a non-loopback address) and Firefox
-// (inside that namespace when there is one).
+// on, and announces, the host side of its veth pair: a non-loopback address), a second
+// Chromium inside that namespace (whose link a test can constrain: netns.limitRate,
+// netns.dropRandom) and Firefox (inside that namespace when there is one).
 import { after, before } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { fakeAudioPath, type FakeAudio } from './audio-files.js';
 import { launchBrowser } from './browser.js';
 import { launchFirefox } from './firefox.js';
 import { createNetns, type Netns } from './netns.js';
@@ -18,12 +20,21 @@ export interface FixtureOptions extends Omit<StartOptions, 'host'> {
   netns?: boolean;
   /** Also launch Firefox ESR, inside the namespace when there is one. */
   firefox?: boolean;
+  /** What the (host) Chromium's fake microphone plays. Default: Chromium's beep. */
+  fakeAudio?: FakeAudio;
+  /**
+   * Also launch a Chromium inside the network namespace (implies `netns: true`), as
+   * `fixture.netnsBrowser`, with its own fake microphone sound if given.
+   */
+  netnsChromium?: boolean | { fakeAudio?: FakeAudio };
 }
 
 export interface Fixture {
   server: TestServer;
-  /** Chromium. */
+  /** Chromium, in this machine's network namespace. */
   browser: Browser;
+  /** Chromium inside the network namespace (only with `netnsChromium`). */
+  netnsBrowser: Browser;
   /** Firefox (only with `firefox: true`). */
   firefox: Browser;
   /** The network namespace (only with `netns: true`). */
@@ -38,23 +49,42 @@ export function useServerAndBrowser(
   env: Record<string, string> | ((netns: Netns | undefined) => Record<string, string>) = {},
   options: FixtureOptions = {},
 ): Fixture {
-  const { netns: wantNetns, firefox: wantFirefox, ...startOptions } = options;
+  const {
+    netns: wantNetns,
+    firefox: wantFirefox,
+    fakeAudio,
+    netnsChromium: wantNetnsChromium,
+    ...startOptions
+  } = options;
   let server: TestServer | undefined;
   let browser: Browser | undefined;
+  let netnsBrowser: Browser | undefined;
   let firefox: Browser | undefined;
   let netns: Netns | undefined;
   before(async () => {
-    if (wantNetns) netns = await createNetns();
+    if (wantNetns || wantNetnsChromium) netns = await createNetns();
     server = await startServer(typeof env === 'function' ? env(netns) : env, {
       ...startOptions,
       ...(netns ? { host: netns.hostAddress } : {}),
     });
     const secureOrigins = netns ? [server.url] : [];
-    browser = await launchBrowser({ secureOrigins });
+    browser = await launchBrowser({
+      secureOrigins,
+      ...(fakeAudio ? { fakeAudioFile: await fakeAudioPath(fakeAudio) } : {}),
+    });
+    if (wantNetnsChromium) {
+      const audio = typeof wantNetnsChromium === 'object' ? wantNetnsChromium.fakeAudio : undefined;
+      netnsBrowser = await launchBrowser({
+        netns,
+        secureOrigins,
+        ...(audio ? { fakeAudioFile: await fakeAudioPath(audio) } : {}),
+      });
+    }
     if (wantFirefox) firefox = await launchFirefox({ netns, secureOrigins });
   });
   after(async () => {
     await firefox?.close().catch((error: Error) => console.error(`closing Firefox: ${error.message}`));
+    await netnsBrowser?.close();
     await browser?.close();
     await server?.close();
     await netns?.destroy();
@@ -69,6 +99,12 @@ export function useServerAndBrowser(
     },
     get browser() {
       return need(browser, 'the browser is not launched');
+    },
+    get netnsBrowser() {
+      return need(
+        netnsBrowser,
+        'there is no Chromium in the namespace (useServerAndBrowser(env, { netnsChromium: true }))',
+      );
     },
     get firefox() {
       return need(firefox, 'Firefox is not launched (useServerAndBrowser(env, { firefox: true }))');
