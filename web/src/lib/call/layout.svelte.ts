@@ -12,6 +12,8 @@ export interface TileRef {
   key: string;
   peerId: string;
   source: TileSource;
+  /** Ours (our camera, or the screen we share): no consumer, not in the view. */
+  local: boolean;
 }
 
 export interface Size {
@@ -96,7 +98,8 @@ export class CallLayout<T extends TileRef = TileRef> {
   }
 
   readonly tiles = $derived.by(() => this.#tiles());
-  readonly #screens = $derived(this.tiles.filter((t) => t.source === 'screen').map((t) => t.key));
+  /** Others' screen shares (ours is not shown large to ourselves unless pinned). */
+  readonly #screens = $derived(this.tiles.filter((t) => t.source === 'screen' && !t.local).map((t) => t.key));
   /** The pinned tile if it is still there. */
   readonly #pinnedTile = $derived(this.tiles.find((t) => t.key === this.pinned));
 
@@ -135,7 +138,7 @@ export class CallLayout<T extends TileRef = TileRef> {
     if (this.#pinnedTile) return this.#pinnedTile;
     const speaker = this.#speaker();
     return (
-      tiles.find((t) => t.source === 'screen') ??
+      tiles.find((t) => t.source === 'screen' && !t.local) ??
       tiles.find((t) => t.source === 'webcam' && t.peerId === speaker) ??
       tiles.find((t) => t.source === 'webcam') ??
       tiles[0]

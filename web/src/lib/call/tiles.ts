@@ -1,6 +1,6 @@
-// The call's tiles as the stage shows them, from the session: ourselves first, then every
-// screen share, then everyone else in the call (a camera that is off is a tile with an
-// avatar, not a video).
+// The call's tiles as the stage shows them, from the session: ourselves first (and the
+// screen we share), then every other screen share, then everyone else in the call (a camera
+// that is off is a tile with an avatar, not a video).
 import type { TileRef } from './layout.svelte.js';
 import { qualityOf, type Quality, type RemotePeer } from './receiver.svelte.js';
 import type { CallSession } from './session.svelte.js';
@@ -35,6 +35,7 @@ export function callTiles(session: CallSession): TileInfo[] {
       key: tileKey(selfId, 'self'),
       peerId: selfId,
       source: 'self',
+      local: true,
       name: session.displayName,
       track: session.localVideo,
       videoOn: session.camOn && Boolean(session.localVideo),
@@ -45,6 +46,22 @@ export function callTiles(session: CallSession): TileInfo[] {
       quality: 'unknown',
     },
   ];
+  const screen = session.publisher.localScreen;
+  if (screen)
+    tiles.push({
+      key: tileKey(selfId, 'screen'),
+      peerId: selfId,
+      source: 'screen',
+      local: true,
+      name: session.displayName,
+      track: screen,
+      videoOn: true,
+      audioOn: Boolean(session.publisher.localScreenAudio),
+      hand: 0,
+      speaking: false,
+      activeSpeaker: false,
+      quality: 'unknown',
+    });
   const peers = session.peers.filter(inCall);
   for (const peer of peers) {
     if (!peer.screen) continue;
@@ -52,6 +69,7 @@ export function callTiles(session: CallSession): TileInfo[] {
       key: tileKey(peer.id, 'screen'),
       peerId: peer.id,
       source: 'screen',
+      local: false,
       name: peer.displayName,
       track: peer.screen.track,
       videoOn: Boolean(peer.screen.track && !peer.screen.paused),
@@ -68,6 +86,7 @@ export function callTiles(session: CallSession): TileInfo[] {
       key: tileKey(peer.id, 'webcam'),
       peerId: peer.id,
       source: 'webcam',
+      local: false,
       name: peer.displayName,
       track: peer.webcam?.track,
       videoOn,
