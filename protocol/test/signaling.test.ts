@@ -68,6 +68,8 @@ describe('validateRequest', () => {
     ['leave', {}],
     ['getIceServers', {}],
     ['leaveCall', {}],
+    ['setView', { tiles: [] }],
+    ['setView', { tiles: [{ consumerId: 'c1', width: 640, height: 360 }] }],
     ['chatSend', { clientId: 'client-0001', text: 'hello' }],
     ['chatSend', { clientId: 'client_0002', text: '', attachmentId: uuid }],
     ['chatSend', { clientId: 'client-0003', text: 'psst', recipientId: uuid }],
@@ -518,8 +520,15 @@ describe('host requests and the join answer', () => {
       locked: true,
       hands: [{ peerId: 'p2', raisedAt: new Date().toISOString() }],
       lobby: [{ peerId: 'p3', identityId: uuid, displayName: 'Knock', since: new Date().toISOString() }],
+      activeSpeaker: null,
     };
     assert.ok(response.safeParse(joined).success);
+    assert.ok(response.safeParse({ ...joined, activeSpeaker: 'p2' }).success);
+    assert.equal(
+      response.safeParse({ ...joined, activeSpeaker: undefined }).success,
+      false,
+      'a joined answer says who speaks (or null)',
+    );
     assert.equal(
       response.safeParse({ ...joined, role: undefined }).success,
       false,

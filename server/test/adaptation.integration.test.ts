@@ -4,11 +4,13 @@
 // raised at once and lowered only after a hold. Raw peers produce without sending RTP: the
 // server's consumers are looked at directly (paused, preferred layers).
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { MAX_VIEW_TILES, requests } from '@meet/protocol';
 import { LOWER_HOLD_MS } from '../src/room/dynacast.js';
+import type { RoomMedia } from '../src/room/room-media.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
-import { RawPeer, opusRtpParameters, type ProtooNotification } from './support/raw-peer.js';
+import { RawPeer, opusRtpParameters, waitUntil, type ProtooNotification } from './support/raw-peer.js';
 
 let server: TestServer;
 const peers: RawPeer[] = [];
@@ -434,12 +436,183 @@ describe('sources and the join answer', () => {
     );
   });
 
-  test('join answers with the active speaker (nobody yet)', async () => {
-    const roomId = newRoomId('speaker-join');
+  test("the active speaker (mediasoup's dominant speaker) is broadcast, given in the join answer, first for priorities, and null when their microphone closes", async () => {
+    const roomId = newRoomId('speaker');
     const alice = await joinAs(roomId, 'Alice');
-    assert.equal(alice.activeSpeaker, null);
-    await produceMic(alice, await transport(alice, 'send'));
+    assert.equal(alice.activeSpeaker, null, 'nobody yet');
     const bob = await joinAs(roomId, 'Bob');
-    assert.equal(bob.activeSpeaker, null, 'a silent microphone is nobody speaking');
+    const aliceSend = await transport(alice, 'send');
+    const cam = await produceVideo(alice, aliceSend);
+    const camConsumer = await consume(bob, await transport(bob, 'recv'), cam);
+    assert.equal((await serverConsumer(bob, camConsumer)).priority, 1);
+    // A lone microphone is the dominant speaker at the observer's next round (no RTP needed).
+    const mic = await produceMic(alice, aliceSend);
+    assert.deepEqual((await bob.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
+    assert.deepEqual((await alice.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
+    await waitUntil(
+      'the speaker camera to go first',
+      async () => (await serverConsumer(bob, camConsumer)).priority === 2,
+    );
+    const carol = await joinAs(roomId, 'Carol');
+    assert.equal(carol.activeSpeaker, alice.peerId, 'the join answer says who speaks');
+
+    await alice.peer.ok('closeProducer', { producerId: mic });
+    assert.deepEqual((await bob.peer.nextNotification('activeSpeaker')).data, { peerId: null });
+    assert.deepEqual((await carol.peer.nextNotification('activeSpeaker')).data, { peerId: null });
+    await waitUntil(
+      'the camera to lose its priority',
+      async () => (await serverConsumer(bob, camConsumer)).priority === 1,
+    );
+    // screenAudio is not a speaker.
+    await alice.peer.ok('produce', {
+      transportId: aliceSend,
+      kind: 'audio',
+      rtpParameters: { ...opusRtpParameters(++ssrcCounter), mid: '8' },
+      source: 'screenAudio',
+    });
+    // Bob's microphone: he becomes the speaker; when he leaves, nobody is.
+    await produceMic(bob, await transport(bob, 'send'));
+    assert.deepEqual((await carol.peer.nextNotification('activeSpeaker')).data, { peerId: bob.peerId });
+    await bob.peer.close();
+    assert.deepEqual((await carol.peer.nextNotification('activeSpeaker')).data, { peerId: null });
+    assert.deepEqual(
+      carol.peer.notifications('activeSpeaker').map((n) => n.data.peerId),
+      [null, bob.peerId, null],
+      'never the shared screen audio',
+    );
+  });
+});
+
+/** An RTP packet of an Opus stream with the ssrc-audio-level header extension (id 1, RFC 6464). */
+function opusPacketWithLevel(ssrc: number, seq: number, timestamp: number, dBov: number): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x90; // version 2, extension
+  header[1] = 100; // payload type
+  header.writeUInt16BE(seq & 0xffff, 2);
+  header.writeUInt32BE(timestamp >>> 0, 4);
+  header.writeUInt32BE(ssrc, 8);
+  // One-byte header extensions (0xBEDE), one 32-bit word: id 1, length 1, voice bit and level.
+  const extension = Buffer.from([0xbe, 0xde, 0x00, 0x01, 0x10, 0x80 | Math.min(127, -dBov), 0x00, 0x00]);
+  return Buffer.concat([header, extension, Buffer.from([0xfc, 0xff, 0xfe])]);
+}
+
+/**
+ * A microphone of `ownerId` that speaks (at -20 dBov unless `level` says otherwise): it arrives over a plain RTP transport on
+ * the room's router (a test cannot cheaply speak ICE/DTLS), indexed in the room as any
+ * microphone is. `stop()` stops sending; `close()` closes it.
+ */
+async function speakingMicrophone(
+  media: RoomMedia,
+  ownerId: string,
+  /** dBov of packet `seq` (default: steady -20). */
+  level: (seq: number) => number = () => -20,
+) {
+  const plain = await media.router.createPlainTransport({
+    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    rtcpMux: true,
+    comedia: true,
+  });
+  const ssrc = ++ssrcCounter;
+  const producer = await plain.produce<{ source: 'mic' }>({
+    kind: 'audio',
+    rtpParameters: {
+      codecs: [
+        {
+          mimeType: 'audio/opus',
+          payloadType: 100,
+          clockRate: 48000,
+          channels: 2,
+          parameters: {},
+          rtcpFeedback: [],
+        },
+      ],
+      headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: 1 }],
+      encodings: [{ ssrc }],
+      rtcp: { cname: `levels-${ssrc}` },
+    },
+    appData: { source: 'mic' },
+  });
+  media.addProducer(ownerId, producer, () => undefined);
+  const socket = dgram.createSocket('udp4');
+  let seq = 0;
+  const timer = setInterval(() => {
+    seq++;
+    socket.send(opusPacketWithLevel(ssrc, seq, seq * 960, level(seq)), plain.tuple.localPort, '127.0.0.1');
+  }, 20);
+  const stop = () => clearInterval(timer);
+  return {
+    stop,
+    close() {
+      stop();
+      socket.close();
+      producer.close();
+      plain.close();
+    },
+  };
+}
+
+async function roomMediaOf(who: Joined): Promise<RoomMedia> {
+  await transport(who, 'send');
+  const media = await (await serverParticipant(who)).room.currentMedia();
+  assert.ok(media);
+  return media;
+}
+
+describe('audio levels and the active speaker from real RTP', () => {
+  test('a microphone sending speech levels is reported by peer id; silence is reported once', async () => {
+    const roomId = newRoomId('levels');
+    const alice = await joinAs(roomId, 'Alice');
+    const bob = await joinAs(roomId, 'Bob');
+    const mic = await speakingMicrophone(await roomMediaOf(alice), alice.peerId);
+    try {
+      const loud = await bob.peer.waitFor<ProtooNotification>(
+        'audioLevels with Alice',
+        (m) => m.method === 'audioLevels' && (m.data as { levels: unknown[] }).levels.length > 0,
+      );
+      const levels = loud.data.levels as Array<{ peerId: string; volume: number }>;
+      assert.deepEqual(
+        levels.map((level) => level.peerId),
+        [alice.peerId],
+      );
+      assert.ok(Math.abs((levels[0]?.volume ?? 0) + 20) <= 1, `about -20 dBov: ${JSON.stringify(levels)}`);
+      assert.deepEqual((await bob.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
+    } finally {
+      mic.stop();
+    }
+    const quiet = await bob.peer.waitFor<ProtooNotification>(
+      'audioLevels saying silence',
+      (m) => m.method === 'audioLevels' && (m.data as { levels: unknown[] }).levels.length === 0,
+    );
+    assert.deepEqual(quiet.data, { levels: [] });
+    // Told once: a few more intervals bring no further empty report.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const empties = bob.peer
+      .notifications('audioLevels')
+      .filter((n) => (n.data.levels as unknown[]).length === 0).length;
+    assert.equal(empties, 1, 'silence is told once');
+    mic.close();
+    assert.deepEqual((await bob.peer.nextNotification('activeSpeaker')).data, { peerId: null });
+  });
+
+  test('the one who speaks takes over from a silent microphone', async () => {
+    const roomId = newRoomId('takeover');
+    const alice = await joinAs(roomId, 'Alice');
+    const bob = await joinAs(roomId, 'Bob');
+    // Bob's microphone, silent (no RTP): dominant as long as it is the only one.
+    await produceMic(bob, await transport(bob, 'send'));
+    assert.deepEqual((await alice.peer.nextNotification('activeSpeaker')).data, { peerId: bob.peerId });
+    // Speech-like: 200 ms syllables at -10 dBov between 200 ms pauses (a steady level looks
+    // like background noise to the dominant speaker detection).
+    const syllables = (seq: number) => (Math.floor(seq / 10) % 2 === 0 ? -10 : -100);
+    const mic = await speakingMicrophone(await roomMediaOf(alice), alice.peerId, syllables);
+    try {
+      await bob.peer.waitFor(
+        'Alice to become the active speaker',
+        (m) => m.method === 'activeSpeaker' && (m.data as { peerId: unknown }).peerId === alice.peerId,
+        20_000,
+      );
+    } finally {
+      mic.close();
+    }
   });
 });

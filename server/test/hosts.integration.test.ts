@@ -120,6 +120,7 @@ for (const database of ['embedded', 'postgres'] as const) {
           locked: false,
           hands: [],
           lobby: [],
+          activeSpeaker: null,
         },
       );
       const bob = await join(roomId, 'Bob');

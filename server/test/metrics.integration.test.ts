@@ -38,6 +38,7 @@ const expectedFamilies = {
   meet_webrtc_transports: 'gauge',
   meet_producers: 'gauge',
   meet_consumers: 'gauge',
+  meet_video_consumers: 'gauge',
   meet_database_up: 'gauge',
   meet_media_worker_up: 'gauge',
   meet_media_worker_pid: 'gauge',

@@ -75,6 +75,8 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
   });
   await bob.peer.ok('createWebRtcTransport', { direction: 'recv' });
   await bob.peer.nextNotification('newProducer');
+  // Her microphone, the only one, is the dominant speaker.
+  assert.deepEqual((await dana.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
   const carol = await joinAs(safeId, 'Carol');
   await carol.peer.ok('createWebRtcTransport', { direction: 'recv' });
 
@@ -96,6 +98,11 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
     assert.match(String(reset.data.reason), /media worker/);
   }
   await waitUntil('the room to drop its dead media', async () => (await doomed.currentMedia()) === undefined);
+  assert.deepEqual(
+    (await dana.peer.nextNotification('activeSpeaker')).data,
+    { peerId: null },
+    'nobody speaks once the media is gone',
+  );
   assert.equal(doomed.closed, false, 'the room itself lives on');
   assert.equal((await roomOf(doomedId)) === doomed, true);
   assert.deepEqual(dana.peer.notifications('mediaReset'), [], 'chat-only: nothing to reset');
@@ -162,6 +169,8 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
   });
   const rebuilt = await doomed.currentMedia();
   assert.ok(rebuilt && rebuilt !== doomedMedia && !rebuilt.closed);
+  // The new router has its own speaker observers.
+  assert.deepEqual((await dana.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
   assert.notEqual(rebuilt.router.id, doomedMedia.router.id);
   const recv = await bob.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'recv' });
   await waitUntil('Bob to hear of the new producer', () =>
