@@ -318,10 +318,15 @@ export class ParticipantMedia {
     consumer.setPriority(priority).catch(() => undefined);
   }
 
-  /** Tells the owner how well its producer arrives (the best of its encodings), on change. */
+  /**
+   * Tells the owner how well its producer arrives (the best of its encodings), on change.
+   * Not while nobody wants a video producer: its browser then sends nothing (dynacast), and
+   * the score falling to 0 says nothing of its uplink.
+   */
   #reportProducerScore(producer: Producer): void {
     let told: number | undefined;
     producer.on('score', (scores) => {
+      if (producer.kind === 'video' && this.roomMedia.wantedLayer(producer.id) === -1) return;
       const score = scores.reduce((best, { score }) => Math.max(best, score), 0);
       if (score === told) return;
       told = score;
