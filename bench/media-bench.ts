@@ -15,9 +15,22 @@
 //   webinar  one publisher, receive-only subscribers added in steps until loss > 1 %
 //   rooms    rooms of 4 such participants added in steps until loss > 1 %
 //   browser  Chromium, Join click → first decoded remote frame, median of 10 joins
+//   adaptive meetings of 9, 16, 25 through a 3x3 page: simulcast + setView + dynacast against
+//            one 800 kbit/s encoding received by everyone (bench/adaptive.ts; not in the
+//            default list: --scenarios adaptive, or add it to the list)
+//            [--adaptive-sizes 9,16,25] [--viewers 3] [--layers-kbps 150,500,1500]
+//            [--baseline-kbps 800] [--switch-samples 12]
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import {
+  adaptiveTable,
+  defaultAdaptiveOptions,
+  runAdaptiveMode,
+  simulcastLayersFromKbps,
+  type AdaptiveOptions,
+  type AdaptiveStep,
+} from './adaptive.js';
 import { measureBrowserJoins, chromiumVersion, type BrowserJoinResult } from './browser-join.js';
 import { janusVersion, startJanus, type JanusServer } from './load/janus.js';
 import { defaultAudio, defaultVideo } from './load/media.js';
@@ -34,7 +47,7 @@ import {
 import { LoadSession, type LoadResult, type Target } from './load/runner.js';
 import { startMeetServer } from './load/server-process.js';
 
-type Scenario = 'meeting' | 'webinar' | 'rooms' | 'browser';
+type Scenario = 'meeting' | 'webinar' | 'rooms' | 'browser' | 'adaptive';
 type Sfu = 'meet' | 'janus';
 
 export interface BenchOptions {
@@ -49,12 +62,13 @@ export interface BenchOptions {
   roomSteps: number[];
   browserJoins: number;
   lossLimitPct: number;
+  adaptive: Omit<AdaptiveOptions, 'duration' | 'warmup' | 'log'>;
   out: string | null;
   log: (line: string) => void;
 }
 
 export interface ScenarioRun {
-  scenario: Exclude<Scenario, 'browser'>;
+  scenario: Exclude<Scenario, 'browser' | 'adaptive'>;
   sfu: Sfu;
   steps: Array<{ step: string; result: LoadResult }>;
   /** Why the scenario stopped where it did. */
@@ -68,6 +82,8 @@ export interface BenchResult {
   runs: ScenarioRun[];
   browser: BrowserJoinResult | { error: string } | null;
   janus: { version: string } | { error: string } | null;
+  /** The adaptive scenario: its options and steps (absent when it did not run). */
+  adaptive?: { options: BenchOptions['adaptive']; steps: AdaptiveStep[]; table: string } | null;
   table: string;
   sideBySide: string;
   notes: string[];
@@ -226,7 +242,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     return server;
   };
   const media = { video: {}, audio: {} };
-  const load = options.scenarios.filter((s): s is ScenarioRun['scenario'] => s !== 'browser');
+  const load = options.scenarios.filter(
+    (s): s is ScenarioRun['scenario'] => s !== 'browser' && s !== 'adaptive',
+  );
   if (options.sfus.includes('meet')) {
     for (const scenario of load) {
       const server = await meetServer();
@@ -270,6 +288,63 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         await janus.close();
       }
     }
+  }
+  let adaptive: BenchResult['adaptive'] = null;
+  if (options.scenarios.includes('adaptive') && options.sfus.includes('meet')) {
+    // Both modes on a fresh server each (one worker), the adaptive one first.
+    const steps: AdaptiveStep[] = [];
+    for (const mode of ['adaptive', 'baseline'] as const) {
+      const server = await meetServer();
+      // No transport-cc in either mode: werift's feedback would make mediasoup's bandwidth
+      // estimate, not the view, choose the layers (see bench/load/participant.ts).
+      const modeMedia =
+        mode === 'adaptive'
+          ? { simulcast: options.adaptive.layers, audio: {}, transportCc: false }
+          : { video: { bitrate: options.adaptive.baselineBitrate }, audio: {}, transportCc: false };
+      const target = meetTarget(server.url, modeMedia, options.threads, server.metricsToken);
+      try {
+        log(`meet: adaptive scenario, ${mode}`);
+        steps.push(
+          ...(await runAdaptiveMode(target, mode, {
+            ...options.adaptive,
+            duration: options.duration,
+            warmup: Math.max(options.warmup, 3),
+            log,
+          })),
+        );
+      } finally {
+        await target.close?.();
+        await server.close();
+      }
+    }
+    if (options.sfus.includes('janus')) {
+      // Janus runs the baseline only: the load tool publishes simulcast to this platform only.
+      try {
+        const janus = await startJanus();
+        janusInfo = { version: janus.version };
+        const target = janus.target(
+          { video: { bitrate: options.adaptive.baselineBitrate }, audio: {} },
+          options.threads,
+        );
+        try {
+          log(`janus ${janus.version}: adaptive scenario, baseline`);
+          steps.push(
+            ...(await runAdaptiveMode(target, 'baseline', {
+              ...options.adaptive,
+              duration: options.duration,
+              warmup: Math.max(options.warmup, 3),
+              log,
+            })),
+          );
+        } finally {
+          await target.close?.();
+          await janus.close();
+        }
+      } catch (error) {
+        notes.push(`adaptive scenario: Janus could not be started: ${(error as Error).message}`);
+      }
+    }
+    adaptive = { options: options.adaptive, steps, table: adaptiveTable(steps) };
   }
   if (options.scenarios.includes('browser')) {
     log('browser join time');
@@ -324,6 +399,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     runs,
     browser,
     janus: janusInfo,
+    adaptive,
     table,
     sideBySide: sideBySide(runs),
     notes,
@@ -333,10 +409,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 export function printBench(result: BenchResult, log: (line: string) => void = console.log): void {
-  log('');
-  log(result.table);
-  log('');
+  if (result.runs.length) {
+    log('');
+    log(result.table);
+    log('');
+  }
   for (const run of result.runs) log(`limit ${run.sfu} ${run.scenario}: ${run.limit}`);
+  if (result.adaptive) {
+    log('');
+    log(
+      'Adaptive scenario (3x3 page; adaptive = simulcast + setView + dynacast, baseline = one encoding, no view):',
+    );
+    log(result.adaptive.table);
+  }
   if (result.sideBySide.split('\n').length > 2) {
     log('');
     log('Side by side (same load generator, same machine; ratio = meet / janus, < 1: meet uses less):');
@@ -388,16 +473,44 @@ export function renderResultsMarkdown(result: BenchResult): string {
   return lines.join('\n');
 }
 
-/** Replaces the results section (between its markers) of a Markdown file. */
+const ADAPTIVE_START = '<!-- bench:adaptive:start -->';
+const ADAPTIVE_END = '<!-- bench:adaptive:end -->';
+
+/** The adaptive scenario's results section, rendered from a run. */
+export function renderAdaptiveMarkdown(result: BenchResult): string {
+  const m = result.machine;
+  const a = result.adaptive;
+  if (!a) return '';
+  const o = a.options;
+  const layers = o.layers.map((l) => `${l.width}x${l.height} ${fmt(l.bitrate / 1000, 0)}`).join(' / ');
+  const lines = [
+    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (1 worker). Window ${String(result.method.windowSeconds)} s after ${String(Math.max(Number(result.method.warmupSeconds), 3))} s of warm-up; load generator in ${String(result.method.generatorThreads)} threads. Page ${String(o.page.columns)}x${String(o.page.rows)} on ${String(o.page.width)}x${String(o.page.height)}; adaptive: layers ${layers} kbit/s; baseline: one 640x360 encoding at ${fmt(o.baselineBitrate / 1000, 0)} kbit/s; ${String(o.switchSamples)} pins per size.`,
+    '',
+    a.table,
+  ];
+  const notes = a.steps.flatMap((s) => s.notes.map((n) => `${s.mode} N=${String(s.size)}: ${n}`));
+  if (notes.length) lines.push('', 'Notes of the run:', '', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function replaceSection(text: string, path: string, startMarker: string, endMarker: string, body: string) {
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`${path} has no ${startMarker} … ${endMarker} section`);
+  return `${text.slice(0, start + startMarker.length)}\n\n${body}\n\n${text.slice(end)}`;
+}
+
+/**
+ * Replaces the results sections (between their markers) of a Markdown file: the main one
+ * when the run had its scenarios, the adaptive one when it had that scenario.
+ */
 export function updateDoc(path: string, result: BenchResult): void {
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(DOC_START);
-  const end = text.indexOf(DOC_END);
-  if (start < 0 || end < start) throw new Error(`${path} has no ${DOC_START} … ${DOC_END} section`);
-  writeFileSync(
-    path,
-    `${text.slice(0, start + DOC_START.length)}\n\n${renderResultsMarkdown(result)}\n\n${text.slice(end)}`,
-  );
+  let text = readFileSync(path, 'utf8');
+  if (result.runs.length > 0 || result.browser)
+    text = replaceSection(text, path, DOC_START, DOC_END, renderResultsMarkdown(result));
+  if (result.adaptive)
+    text = replaceSection(text, path, ADAPTIVE_START, ADAPTIVE_END, renderAdaptiveMarkdown(result));
+  writeFileSync(path, text);
 }
 
 export function parseBenchArgs(
@@ -416,8 +529,21 @@ export function parseBenchArgs(
       out: { type: 'string', default: 'bench-results/media-bench.json' },
       doc: { type: 'string' },
       'from-json': { type: 'string' },
+      'adaptive-sizes': { type: 'string', default: defaultAdaptiveOptions.sizes.join(',') },
+      viewers: { type: 'string', default: String(defaultAdaptiveOptions.viewers) },
+      'layers-kbps': {
+        type: 'string',
+        default: defaultAdaptiveOptions.layers.map((l) => l.bitrate / 1000).join(','),
+      },
+      'baseline-kbps': { type: 'string', default: String(defaultAdaptiveOptions.baselineBitrate / 1000) },
+      'switch-samples': { type: 'string', default: String(defaultAdaptiveOptions.switchSamples) },
     },
   });
+  const numbers = (value: string, name: string) => {
+    const items = value.split(',').map(Number);
+    if (items.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${name}: positive integers`);
+    return items;
+  };
   const list = <T extends string>(value: string, allowed: readonly T[], name: string): T[] => {
     const items = value.split(',').map((s) => s.trim()) as T[];
     for (const item of items) if (!allowed.includes(item)) throw new Error(`--${name}: unknown "${item}"`);
@@ -426,7 +552,11 @@ export function parseBenchArgs(
   const quick = values.quick;
   return {
     url: values.url,
-    scenarios: list(values.scenarios, ['meeting', 'webinar', 'rooms', 'browser'] as const, 'scenarios'),
+    scenarios: list(
+      values.scenarios,
+      ['meeting', 'webinar', 'rooms', 'browser', 'adaptive'] as const,
+      'scenarios',
+    ),
     sfus: list(values.sfu, ['meet', 'janus'] as const, 'sfu'),
     duration: quick ? 3 : Number(values.duration),
     warmup: quick ? 1 : Number(values.warmup),
@@ -436,6 +566,14 @@ export function parseBenchArgs(
     roomSteps: quick ? [2, 4] : [2, 4, 6, 8, 10, 12, 16, 20],
     browserJoins: quick ? 3 : 10,
     lossLimitPct: 1,
+    adaptive: {
+      ...defaultAdaptiveOptions,
+      sizes: quick ? [9] : numbers(values['adaptive-sizes'], 'adaptive-sizes'),
+      viewers: numbers(values.viewers, 'viewers')[0] as number,
+      layers: simulcastLayersFromKbps(numbers(values['layers-kbps'], 'layers-kbps')),
+      baselineBitrate: (numbers(values['baseline-kbps'], 'baseline-kbps')[0] as number) * 1000,
+      switchSamples: quick ? 4 : (numbers(values['switch-samples'], 'switch-samples')[0] as number),
+    },
     out: values.out === '' ? null : values.out,
     log: console.log,
     doc: values.doc,
@@ -454,6 +592,7 @@ if (isMain(import.meta.url)) {
     );
     result.table = markdownTable(tableHeader, rows.map(tableCells));
     result.sideBySide = sideBySide(result.runs);
+    if (result.adaptive) result.adaptive.table = adaptiveTable(result.adaptive.steps);
   } else {
     result = await runBench(options);
   }

@@ -5,6 +5,7 @@
 //   npm run load -- --publishers 4 --subscribers 0 --duration 20
 //   npm run load -- --url http://localhost:3000 --room standup --publishers 2 --subscribers 10
 //   npm run load -- --target janus --publishers 4
+//   npm run load -- --publishers 4 --subscribers 2 --simulcast --tile 416x234
 //
 // Without --url it starts the platform's server in a child process (MEDIA_WORKERS=1 unless
 // --workers says otherwise, MAX_PEERS_PER_ROOM=500) and closes it afterwards.
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { randomRoomId } from '@meet/protocol';
 import { meetTarget } from './meet-target.js';
 import { formatResult, isMain, writeJson } from './report.js';
+import { simulcastLayersFromKbps, type SimulcastLayer } from './simulcast.js';
 import { LoadSession, type LoadResult, type Target } from './runner.js';
 import { startMeetServer } from './server-process.js';
 
@@ -30,6 +32,15 @@ export interface LoadCliOptions {
   audioKbps: number;
   /** Worker threads hosting the participants (0: all in the main thread). */
   threads: number;
+  /** Cameras publish simulcast with these layers (this platform only). */
+  simulcast?: SimulcastLayer[];
+  /** Every subscriber sets a view showing every publisher at this size (device pixels). */
+  tile?: { width: number; height: number };
+  /**
+   * Negotiate transport-cc (default: yes without simulcast, no with it: werift's per-stream
+   * feedback would let mediasoup's bandwidth estimate, not the view, pick the layers).
+   */
+  transportCc?: boolean;
 }
 
 export async function runLoadTool(
@@ -41,6 +52,8 @@ export async function runLoadTool(
     const media = {
       video: { bitrate: options.videoKbps * 1000 },
       audio: { bitrate: options.audioKbps * 1000 },
+      ...(options.simulcast ? { simulcast: options.simulcast } : {}),
+      transportCc: options.transportCc ?? !options.simulcast,
     };
     let target: Target;
     if (options.target === 'janus') {
@@ -77,6 +90,22 @@ export async function runLoadTool(
       `joining ${roomIds.length} room(s) × (${options.publishers} publishers + ${options.subscribers} subscribers)`,
     );
     await session.addRooms(roomIds, { publishers: options.publishers, subscribers: options.subscribers });
+    const tile = options.tile;
+    if (tile) {
+      await session.waitForMedia();
+      log(`setting every subscriber's view: every publisher at ${tile.width}x${tile.height}`);
+      await Promise.all(
+        session.members
+          .filter((m) => m.subscribe)
+          .map((m) =>
+            m.participant.setView?.(
+              session.members
+                .filter((p) => p.publish && p.roomId === m.roomId && p !== m)
+                .map((p) => ({ peerId: p.participant.id, ...tile })),
+            ),
+          ),
+      );
+    }
     log(`measuring for ${options.duration} s after ${options.warmup} s of warm-up`);
     return await session.measure({ duration: options.duration, warmup: options.warmup });
   } finally {
@@ -105,6 +134,10 @@ export function parseLoadArgs(args: string[]): LoadCliOptions & { json: string |
       threads: { type: 'string', default: String(defaultThreads()) },
       'video-kbps': { type: 'string', default: '600' },
       'audio-kbps': { type: 'string', default: '32' },
+      simulcast: { type: 'boolean', default: false },
+      'layers-kbps': { type: 'string', default: '150,500,1500' },
+      tile: { type: 'string' },
+      'transport-cc': { type: 'boolean' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -113,7 +146,10 @@ export function parseLoadArgs(args: string[]): LoadCliOptions & { json: string |
     console.log(
       'npm run load -- [--target meet|janus] [--url URL] [--room R] [--rooms K] [--publishers N]\n' +
         '  [--subscribers M] [--duration S] [--warmup S] [--workers W] [--video-kbps 600]\n' +
-        '  [--audio-kbps 32] [--threads T] [--json FILE]',
+        '  [--audio-kbps 32] [--threads T] [--json FILE]\n' +
+        '  [--simulcast [--layers-kbps 150,500,1500]]  cameras as 320x180/640x360/1280x720 encodings\n' +
+        '  [--tile WxH]  subscribers set a view: every publisher in a tile of WxH device pixels\n' +
+        '  [--transport-cc]  negotiate transport-cc even with --simulcast (werift gets it wrong)',
     );
     process.exit(0);
   }
@@ -124,6 +160,10 @@ export function parseLoadArgs(args: string[]): LoadCliOptions & { json: string |
   };
   if (values.target !== 'meet' && values.target !== 'janus') throw new Error('--target is meet or janus');
   if (values.target === 'janus' && values.url) throw new Error('--url is for --target meet');
+  if (values.target === 'janus' && (values.simulcast || values.tile))
+    throw new Error('--simulcast and --tile are for --target meet');
+  const tile = values.tile ? /^(\d+)x(\d+)$/.exec(values.tile) : undefined;
+  if (tile === null) throw new Error('--tile is WIDTHxHEIGHT, e.g. 416x234');
   return {
     target: values.target,
     url: values.url,
@@ -137,6 +177,15 @@ export function parseLoadArgs(args: string[]): LoadCliOptions & { json: string |
     videoKbps: int('video-kbps', values['video-kbps'], 10),
     audioKbps: int('audio-kbps', values['audio-kbps'], 6),
     threads: int('threads', values.threads, 0),
+    ...(values.simulcast
+      ? {
+          simulcast: simulcastLayersFromKbps(
+            values['layers-kbps'].split(',').map((k) => int('layers-kbps', k, 10)),
+          ),
+        }
+      : {}),
+    ...(tile ? { tile: { width: Number(tile[1]), height: Number(tile[2]) } } : {}),
+    ...(values['transport-cc'] !== undefined ? { transportCc: values['transport-cc'] } : {}),
     json: values.json,
   };
 }

@@ -361,7 +361,14 @@ export class JanusParticipant implements SimulatedParticipant {
       if (!stream || (stream.type !== 'audio' && stream.type !== 'video')) continue;
       this.#attachedMids.add(mid);
       const stats = new StreamStats(stream.type, stream.type === 'audio' ? 48000 : 90000);
-      this.streams.push({ from: String(stream.feed_id), kind: stream.type, stats });
+      this.streams.push({
+        from: String(stream.feed_id),
+        kind: stream.type,
+        stats,
+        // Janus has no consumers: the subscription's mid stands for one.
+        consumerId: mid,
+        producerId: String(stream.feed_id),
+      });
       const attached = new Set<MediaStreamTrack>();
       const attach = (track: MediaStreamTrack) => {
         if (attached.has(track)) return;

@@ -43,7 +43,7 @@ function filler(length: number): Buffer {
 }
 
 /** Calls `tick(n)` for every period that elapsed, on a timer that does not drift. */
-class Pacer {
+export class Pacer {
   #timer: NodeJS.Timeout | undefined;
   #start = 0;
   #done = 0;
@@ -80,53 +80,59 @@ export interface SourceStats {
   forcedKeyframes: number;
 }
 
+/** Frame size and timing of one VP8 encoding. */
+export type Vp8EncodingOptions = Pick<
+  VideoSourceOptions,
+  'bitrate' | 'fps' | 'keyframeInterval' | 'width' | 'height' | 'maxPayload'
+>;
+
 /**
- * A VP8 "camera": frames every 1/fps s, packetized per RFC 7741 with a picture id; a
- * keyframe (P bit clear, start code 9d 01 2a, width and height) every keyframeInterval
- * seconds or when requested. Sizes: a keyframe is 5 average frames, the deltas share the
- * rest of the bitrate, each ±20 %.
+ * One VP8 encoding: writes a frame into its werift track on each `frame(timestamp)` call,
+ * packetized per RFC 7741 with a picture id; a keyframe (P bit clear, start code 9d 01 2a,
+ * width and height) every keyframeInterval seconds or when requested. Sizes: a keyframe is 5
+ * average frames, the deltas share the rest of the bitrate, each ±20 %.
  */
-export class VideoSource {
-  readonly options: VideoSourceOptions;
+export class Vp8Encoder {
+  readonly options: Vp8EncodingOptions;
   readonly stats: SourceStats = { packets: 0, bytes: 0, frames: 0, keyframes: 0, forcedKeyframes: 0 };
   readonly #track: MediaStreamTrack;
-  readonly #pacer: Pacer;
   #seq = randomInt(0, 0xffff);
-  #timestamp = randomInt(0, 0xffffffff);
   #pictureId = randomInt(0, 0x7fff);
   #sinceKey = Infinity;
   #forceKey = false;
   #lastForced = 0;
 
-  constructor(track: MediaStreamTrack, options: Partial<VideoSourceOptions> = {}) {
-    this.options = { ...defaultVideo, ...options };
+  constructor(track: MediaStreamTrack, options: Vp8EncodingOptions) {
+    this.options = options;
     this.#track = track;
-    this.#pacer = new Pacer(1000 / this.options.fps, () => this.#frame());
   }
 
-  start(): void {
-    this.#pacer.start();
-  }
-
-  stop(): void {
-    this.#pacer.stop();
-  }
-
-  /** The SFU asked for a keyframe (PLI/FIR): the next frame is one (at most one per 300 ms). */
+  /**
+   * The SFU asked for a keyframe (PLI/FIR): the next frame is one. At most one forced keyframe
+   * per 300 ms (many consumers joining at once ask together); a request within that time is
+   * kept and served when it ends, never dropped (the SFU may have discarded the previous one).
+   */
   requestKeyframe(): void {
-    const now = performance.now();
-    if (now - this.#lastForced < 300) return;
-    this.#lastForced = now;
     this.#forceKey = true;
   }
 
-  #frame(): void {
+  /** The next frame is a keyframe whatever the rate limit (an encoding that resumes). */
+  forceKeyframe(): void {
+    this.#sinceKey = Infinity;
+  }
+
+  frame(timestamp: number): void {
     const { fps, bitrate, keyframeInterval, width, height } = this.options;
     const framesPerKey = Math.max(1, Math.round(keyframeInterval * fps));
     const average = bitrate / 8 / fps;
-    const key = this.#forceKey || this.#sinceKey >= framesPerKey - 1;
-    if (key && this.#forceKey && this.#sinceKey < framesPerKey - 1) this.stats.forcedKeyframes++;
-    this.#forceKey = false;
+    const now = performance.now();
+    const forced = this.#forceKey && now - this.#lastForced >= 300;
+    const key = forced || this.#sinceKey >= framesPerKey - 1;
+    if (forced && this.#sinceKey < framesPerKey - 1) this.stats.forcedKeyframes++;
+    if (key) {
+      this.#forceKey = false;
+      this.#lastForced = now;
+    }
     this.#sinceKey = key ? 0 : this.#sinceKey + 1;
     const keySize = average * 5;
     const deltaSize = Math.max(200, (average * framesPerKey - keySize) / Math.max(1, framesPerKey - 1));
@@ -161,7 +167,7 @@ export class VideoSource {
       const header = new RtpHeader({
         payloadType: 96,
         sequenceNumber: this.#seq,
-        timestamp: this.#timestamp,
+        timestamp,
         marker: last,
       });
       this.#seq = (this.#seq + 1) & 0xffff;
@@ -173,7 +179,40 @@ export class VideoSource {
     this.stats.frames++;
     if (key) this.stats.keyframes++;
     this.#pictureId = (this.#pictureId + 1) & 0x7fff;
-    this.#timestamp = (this.#timestamp + Math.round(90000 / fps)) >>> 0;
+  }
+}
+
+/** A VP8 "camera" sending one encoding: a Vp8Encoder fed every 1/fps s. */
+export class VideoSource {
+  readonly options: VideoSourceOptions;
+  readonly #encoder: Vp8Encoder;
+  readonly #pacer: Pacer;
+  #timestamp = randomInt(0, 0xffffffff);
+
+  constructor(track: MediaStreamTrack, options: Partial<VideoSourceOptions> = {}) {
+    this.options = { ...defaultVideo, ...options };
+    this.#encoder = new Vp8Encoder(track, this.options);
+    this.#pacer = new Pacer(1000 / this.options.fps, () => {
+      this.#encoder.frame(this.#timestamp);
+      this.#timestamp = (this.#timestamp + Math.round(90000 / this.options.fps)) >>> 0;
+    });
+  }
+
+  get stats(): SourceStats {
+    return this.#encoder.stats;
+  }
+
+  start(): void {
+    this.#pacer.start();
+  }
+
+  stop(): void {
+    this.#pacer.stop();
+  }
+
+  /** The SFU asked for a keyframe (PLI/FIR): the next frame is one (at most one per 300 ms). */
+  requestKeyframe(): void {
+    this.#encoder.requestKeyframe();
   }
 }
 
@@ -215,12 +254,12 @@ export class AudioSource {
   }
 }
 
-/** True when a VP8 RTP payload starts a keyframe (descriptor S=1, partition 0, P bit clear). */
-export function isVp8Keyframe(payload: Buffer): boolean {
-  if (payload.length < 2) return false;
+/** Offset of the VP8 payload header in an RTP payload that starts a frame (S=1, partition 0). */
+function vp8FrameStart(payload: Buffer): number | undefined {
+  if (payload.length < 2) return undefined;
   const b0 = payload[0] as number;
   const start = (b0 & 0x10) !== 0 && (b0 & 0x07) === 0;
-  if (!start) return false;
+  if (!start) return undefined;
   let offset = 1;
   if (b0 & 0x80) {
     const x = payload[offset++] as number;
@@ -228,8 +267,30 @@ export function isVp8Keyframe(payload: Buffer): boolean {
     if (x & 0x40) offset += 1;
     if (x & 0x30) offset += 1;
   }
-  if (offset >= payload.length) return false;
-  return ((payload[offset] as number) & 0x01) === 0;
+  return offset < payload.length ? offset : undefined;
+}
+
+/** True when a VP8 RTP payload starts a keyframe (descriptor S=1, partition 0, P bit clear). */
+export function isVp8Keyframe(payload: Buffer): boolean {
+  const offset = vp8FrameStart(payload);
+  return offset !== undefined && ((payload[offset] as number) & 0x01) === 0;
+}
+
+/**
+ * The frame size a VP8 keyframe announces (its uncompressed data chunk: start code 9d 01 2a,
+ * then 14-bit width and height), from the RTP payload of its first packet; undefined when the
+ * payload does not start a keyframe. This is how a receiver tells which simulcast layer it gets.
+ */
+export function vp8KeyframeSize(payload: Buffer): { width: number; height: number } | undefined {
+  const offset = vp8FrameStart(payload);
+  if (offset === undefined || ((payload[offset] as number) & 0x01) !== 0) return undefined;
+  if (payload.length < offset + 10) return undefined;
+  if (payload[offset + 3] !== 0x9d || payload[offset + 4] !== 0x01 || payload[offset + 5] !== 0x2a)
+    return undefined;
+  return {
+    width: payload.readUInt16LE(offset + 6) & 0x3fff,
+    height: payload.readUInt16LE(offset + 8) & 0x3fff,
+  };
 }
 
 /** Cumulative counters of one received stream; diff two of them for a window. */
@@ -249,6 +310,12 @@ export interface StreamSnapshot {
   keyframes: number;
   /** Interarrival jitter, ms (RFC 3550 estimate at this moment). */
   jitterMs: number;
+  /** Video: width announced by the last keyframe received (the layer now forwarded); 0 before one. */
+  width: number;
+  /** Video: keyframes received per announced width ("320": 12, …). */
+  keyframeWidths: Record<string, number>;
+  /** Video: RTP bytes received per width of the keyframe that preceded them. */
+  bytesByWidth: Record<string, number>;
 }
 
 const WINDOW = 2048;
@@ -271,6 +338,12 @@ export class StreamStats {
   #jitter = 0;
   #lastTransit: number | undefined;
   #lastTimestamp = -1;
+  #width = 0;
+  #widthSeq = -1;
+  #keyframeWidths: Record<string, number> = {};
+  #bytesByWidth: Record<string, number> = {};
+  /** Called for every keyframe that arrives (first packet), with the width it announces. */
+  onKeyframe: ((width: number, arrivalMs: number) => void) | undefined;
 
   constructor(kind: 'audio' | 'video', clockRate: number) {
     this.kind = kind;
@@ -326,6 +399,21 @@ export class StreamStats {
     if (this.kind === 'video' && isVp8Keyframe(payload)) {
       this.#keyframes++;
       this.firstKeyframeAt ??= arrivalMs;
+      const size = vp8KeyframeSize(payload);
+      // The latest keyframe in sequence order tells the layer (a late retransmission of an
+      // older one does not).
+      if (size && ext >= this.#widthSeq) {
+        this.#width = size.width;
+        this.#widthSeq = ext;
+      }
+      const width = String(size?.width ?? 0);
+      this.#keyframeWidths[width] = (this.#keyframeWidths[width] ?? 0) + 1;
+      this.onKeyframe?.(size?.width ?? 0, arrivalMs);
+    }
+    if (this.kind === 'video') {
+      const width = String(this.#width);
+      this.#bytesByWidth[width] =
+        (this.#bytesByWidth[width] ?? 0) + 12 + header.csrcLength * 4 + payload.length;
     }
     // Jitter (RFC 3550 6.4.1) over packets in order; several packets of one video frame share a
     // timestamp and leave the sender together, so only the first of each frame counts.
@@ -352,6 +440,9 @@ export class StreamStats {
       bytes: this.#bytes,
       keyframes: this.#keyframes,
       jitterMs: (this.#jitter / this.clockRate) * 1000,
+      width: this.#width,
+      keyframeWidths: { ...this.#keyframeWidths },
+      bytesByWidth: { ...this.#bytesByWidth },
     };
   }
 }
@@ -368,5 +459,17 @@ export function diffSnapshots(a: StreamSnapshot, b: StreamSnapshot): StreamSnaps
     bytes: b.bytes - a.bytes,
     keyframes: b.keyframes - a.keyframes,
     jitterMs: b.jitterMs,
+    width: b.width,
+    keyframeWidths: diffCounts(a.keyframeWidths, b.keyframeWidths),
+    bytesByWidth: diffCounts(a.bytesByWidth, b.bytesByWidth),
   };
+}
+
+function diffCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(b)) {
+    const d = value - (a[key] ?? 0);
+    if (d !== 0) out[key] = d;
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ import {
   useNACK,
   usePLI,
   useSdesMid,
+  useSdesRTPStreamId,
   useTransportWideCC,
   useTWCC,
 } from 'werift';
@@ -24,6 +25,14 @@ import {
   type StreamSnapshot,
   type VideoSourceOptions,
 } from './media.js';
+import {
+  addSimulcastSenders,
+  defaultSimulcastLayers,
+  SimulcastSource,
+  simulcastEncodings,
+  type SentLayerReport,
+  type SimulcastLayer,
+} from './simulcast.js';
 import { createIdentity } from '../../tests/helpers/identity.js';
 import { signalingUrl, SignalingClient } from './signaling.js';
 import { applyWeriftFixes } from './werift-fixes.js';
@@ -40,6 +49,28 @@ export interface ParticipantOptions {
   subscribe: boolean;
   video?: Partial<VideoSourceOptions>;
   audio?: Partial<AudioSourceOptions>;
+  /**
+   * Publish the camera as simulcast: these encodings (lowest first; `true`: the default
+   * ladder 320x180 / 640x360 / 1280x720 at 150 / 500 / 1500 kbit/s). Absent: one encoding
+   * of `video` (640x360 by default).
+   */
+  simulcast?: SimulcastLayer[] | boolean;
+  /**
+   * Negotiate transport-wide congestion control (default true). werift sends transport-cc
+   * feedback per received stream instead of per transport, which is wrong as soon as one
+   * transport receives several streams: mediasoup's bandwidth estimate for such a receiver
+   * then stays near its initial value and caps the layers it forwards. false: no transport-cc,
+   * so mediasoup forwards every consumer its preferred layers (no bandwidth estimation).
+   */
+  transportCc?: boolean;
+}
+
+/** A tile of a view, by the publisher whose camera it shows (the load tool finds the consumer). */
+export interface PeerTile {
+  peerId: string;
+  /** Rendered size in device pixels. */
+  width: number;
+  height: number;
 }
 
 export interface ReceivedStream {
@@ -47,12 +78,19 @@ export interface ReceivedStream {
   from: string;
   kind: 'audio' | 'video';
   stats: StreamStats;
+  consumerId: string;
+  producerId: string;
+  /** The spatial layer the server last reported forwarding (consumerLayers); undefined before. */
+  spatialLayer?: number | null;
 }
 
 /** One received stream in a report: cumulative counters at the moment of the report. */
 export interface StreamReport {
   from: string;
   kind: 'audio' | 'video';
+  consumerId: string;
+  /** The spatial layer the server last reported forwarding (consumerLayers), if it did. */
+  spatialLayer?: number | null;
   snapshot: StreamSnapshot;
 }
 
@@ -69,7 +107,22 @@ export interface ParticipantReport {
   /** RTP packets its sources sent so far, per kind. */
   sentPackets: { audio: number; video: number };
   streams: StreamReport[];
+  /** A simulcast publisher's encodings: what each sent so far, and whether it is sending now. */
+  sentVideoLayers?: SentLayerReport[];
   errors: string[];
+}
+
+/** What a viewer does to measure a layer switch (see MeetParticipant.measureLayerSwitch). */
+export interface LayerSwitchRequest {
+  /** The whole view to set (the grown tile included). */
+  tiles: PeerTile[];
+  /** The publisher whose tile grew. */
+  peerId: string;
+  /** The switch is done when a keyframe at least this wide arrives from that publisher… */
+  minWidth: number;
+  /** …and at most this wide (a tile that shrank: 320 for the lowest layer). */
+  maxWidth?: number;
+  timeoutMs: number;
 }
 
 /** What the load runner needs of a participant, on this platform or on Janus, local or in a thread. */
@@ -78,13 +131,17 @@ export interface ParticipantHandle {
   /** Own id as others see it (peer id / Janus feed id); set once joined. */
   readonly id: string;
   report(): ParticipantReport | Promise<ParticipantReport>;
+  /** Sends setView with these tiles (this platform only). */
+  setView?(tiles: PeerTile[]): Promise<void>;
+  /** setView, then ms until the first keyframe of at least minWidth (undefined: timed out). */
+  measureLayerSwitch?(request: LayerSwitchRequest): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
 /** A participant living in this thread. */
 export interface SimulatedParticipant extends ParticipantHandle {
   readonly streams: ReceivedStream[];
-  readonly video: VideoSource | undefined;
+  readonly video: VideoSource | SimulcastSource | undefined;
   readonly audio: AudioSource | undefined;
   /** performance.now() when the signaling connection was opened. */
   readonly connectStartedAt: number;
@@ -105,13 +162,24 @@ export function reportOf(p: SimulatedParticipant): ParticipantReport {
     sentBytes: (p.video?.stats.bytes ?? 0) + (p.audio?.stats.bytes ?? 0),
     at: performance.timeOrigin + performance.now(),
     sentPackets: { audio: p.audio?.stats.packets ?? 0, video: p.video?.stats.packets ?? 0 },
-    streams: p.streams.map((s) => ({ from: s.from, kind: s.kind, snapshot: s.stats.snapshot() })),
+    streams: p.streams.map((s) => ({
+      from: s.from,
+      kind: s.kind,
+      consumerId: s.consumerId,
+      ...(s.spatialLayer !== undefined ? { spatialLayer: s.spatialLayer } : {}),
+      snapshot: s.stats.snapshot(),
+    })),
+    ...(p.video instanceof SimulcastSource ? { sentVideoLayers: p.video.layerReports() } : {}),
     errors: [...p.errors],
   };
 }
 
-/** The codecs and header extensions the werift side offers (what Chrome offers, minus RTX/RED). */
-export function weriftCapabilities() {
+/**
+ * The codecs and header extensions the werift side offers (what Chrome offers, minus RTX/RED).
+ * With `simulcast`, video also offers the rid extension (sdes:rtp-stream-id) its encodings
+ * carry; without `transportCc`, no transport-wide congestion control (see ParticipantOptions).
+ */
+export function weriftCapabilities(simulcast = false, transportCc = true) {
   return {
     codecs: {
       audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
@@ -119,13 +187,18 @@ export function weriftCapabilities() {
         new RTCRtpCodecParameters({
           mimeType: 'video/VP8',
           clockRate: 90000,
-          rtcpFeedback: [useNACK(), usePLI(), useTWCC()],
+          rtcpFeedback: [useNACK(), usePLI(), ...(transportCc ? [useTWCC()] : [])],
         }),
       ],
     },
     headerExtensions: {
       audio: [useSdesMid()],
-      video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
+      video: [
+        useSdesMid(),
+        useAbsSendTime(),
+        ...(transportCc ? [useTransportWideCC()] : []),
+        ...(simulcast ? [useSdesRTPStreamId()] : []),
+      ],
     },
   };
 }
@@ -140,7 +213,7 @@ export class MeetParticipant implements SimulatedParticipant {
   readonly name: string;
   id = '';
   readonly streams: ReceivedStream[] = [];
-  video: VideoSource | undefined;
+  video: VideoSource | SimulcastSource | undefined;
   audio: AudioSource | undefined;
   connectStartedAt = 0;
   readonly errors: string[] = [];
@@ -151,6 +224,10 @@ export class MeetParticipant implements SimulatedParticipant {
   #send: msc.Transport | undefined;
   #consumed = new Set<string>();
   #unsubscribe: Array<() => void> = [];
+  #extraSenders: Array<{ stop(): void }> = [];
+  /** Latest producerLayers per producer id (it may arrive before produce() resolved). */
+  #producerLayers = new Map<string, number>();
+  #webcamId: string | undefined;
   #closed = false;
 
   private constructor(options: ParticipantOptions) {
@@ -187,9 +264,21 @@ export class MeetParticipant implements SimulatedParticipant {
       else pending.push({ peerId, producer });
     });
     signaling.on('mediaReset', ({ reason }) => this.errors.push(`mediaReset: ${reason}`));
+    signaling.on('producerLayers', ({ producerId, maxSpatialLayer }) => {
+      this.#producerLayers.set(producerId, maxSpatialLayer);
+      if (producerId === this.#webcamId && this.video instanceof SimulcastSource)
+        this.video.setMaxSpatialLayer(maxSpatialLayer);
+    });
+    signaling.on('consumerLayers', ({ consumerId, spatialLayer }) => {
+      const stream = this.streams.find((s) => s.consumerId === consumerId);
+      if (stream) stream.spatialLayer = spatialLayer;
+    });
 
+    const layers = this.#simulcastLayers();
     const routerRtpCapabilities = await signaling.request('getRouterRtpCapabilities', {});
-    const device = new Device(weriftCapabilities(), { handlerName: 'werift' });
+    const device = new Device(weriftCapabilities(layers !== undefined, this.#options.transportCc ?? true), {
+      handlerName: 'werift',
+    });
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as msc.RtpCapabilities });
     this.#device = device;
     const joined = await signaling.request('join', {
@@ -221,20 +310,108 @@ export class MeetParticipant implements SimulatedParticipant {
       const videoTrack = new MediaStreamTrack({ kind: 'video' });
       const webcam = await this.#send.produce({
         track: videoTrack as never,
-        encodings: [{ maxBitrate: 800_000 }],
+        encodings: layers ? simulcastEncodings(layers) : [{ maxBitrate: 800_000 }],
         appData: { source: 'webcam' },
       });
-      const video = new VideoSource(videoTrack, this.#options.video);
-      this.video = video;
+      this.#webcamId = webcam.id;
       const sender = webcam.rtpSender;
-      if (sender) {
-        this.#unsubscribe.push(
-          sender.onPictureLossIndication.subscribe(() => video.requestKeyframe()).unSubscribe,
+      if (layers) {
+        if (!sender) throw new Error('simulcast: the webcam producer has no werift sender');
+        const encodings = addSimulcastSenders(
+          sender,
+          videoTrack,
+          layers.map((layer) => layer.rid),
         );
+        const { fps, keyframeInterval, maxPayload } = this.#options.video ?? {};
+        const video = new SimulcastSource(
+          encodings.map((e) => e.track),
+          {
+            layers,
+            ...(fps ? { fps } : {}),
+            ...(keyframeInterval ? { keyframeInterval } : {}),
+            ...(maxPayload ? { maxPayload } : {}),
+          },
+        );
+        this.video = video;
+        encodings.forEach(({ sender: s }, i) => {
+          if (i > 0) this.#extraSenders.push(s);
+          this.#unsubscribe.push(
+            s.onPictureLossIndication.subscribe(() => video.requestKeyframe(i)).unSubscribe,
+          );
+        });
+        const known = this.#producerLayers.get(webcam.id);
+        if (known !== undefined) video.setMaxSpatialLayer(known);
+        video.start();
+      } else {
+        const video = new VideoSource(videoTrack, this.#options.video);
+        this.video = video;
+        if (sender) {
+          this.#unsubscribe.push(
+            sender.onPictureLossIndication.subscribe(() => video.requestKeyframe()).unSubscribe,
+          );
+        }
+        video.start();
       }
       void mic;
       this.audio.start();
-      video.start();
+    }
+  }
+
+  #simulcastLayers(): SimulcastLayer[] | undefined {
+    const { simulcast } = this.#options;
+    if (!simulcast) return undefined;
+    return simulcast === true ? defaultSimulcastLayers : simulcast;
+  }
+
+  /** The video stream received from a publisher (its camera). */
+  videoFrom(peerId: string): ReceivedStream | undefined {
+    return this.streams.find((s) => s.from === peerId && s.kind === 'video');
+  }
+
+  /**
+   * Tells the server what this participant shows: the cameras of these publishers, at these
+   * sizes (device pixels); every other video consumer is then off-screen. Publishers whose
+   * camera this participant does not receive (yet) are left out.
+   */
+  async setView(tiles: PeerTile[]): Promise<void> {
+    const signaling = this.#signaling as SignalingClient;
+    const viewTiles = tiles.flatMap(({ peerId, width, height }) => {
+      const stream = this.videoFrom(peerId);
+      return stream ? [{ consumerId: stream.consumerId, width, height }] : [];
+    });
+    await signaling.request('setView', { tiles: viewTiles });
+  }
+
+  /**
+   * A layer switch as a viewer sees it: sets the view (where `peerId`'s tile grew) and
+   * returns the ms from sending setView to the first packet of a keyframe from that
+   * publisher whose width is within [minWidth, maxWidth] (the new layer's first frame), or undefined when none
+   * came within `timeoutMs`.
+   */
+  async measureLayerSwitch({
+    tiles,
+    peerId,
+    minWidth,
+    maxWidth = Infinity,
+    timeoutMs,
+  }: LayerSwitchRequest): Promise<number | undefined> {
+    const stream = this.videoFrom(peerId);
+    if (!stream) throw new Error(`no video received from ${peerId}`);
+    const stats = stream.stats;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<number | undefined>((resolve) => {
+      stats.onKeyframe = (width, at) => {
+        if (width >= minWidth && width <= maxWidth) resolve(at - started);
+      };
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    try {
+      await this.setView(tiles);
+      return await arrived;
+    } finally {
+      clearTimeout(timer);
+      stats.onKeyframe = undefined;
     }
   }
 
@@ -306,7 +483,13 @@ export class MeetParticipant implements SimulatedParticipant {
         codec?.clockRate ?? (params.kind === 'audio' ? 48000 : 90000),
       );
       this.#unsubscribe.push(stats.attach(consumer.track as unknown as MediaStreamTrack));
-      this.streams.push({ from: params.peerId, kind: params.kind, stats });
+      this.streams.push({
+        from: params.peerId,
+        kind: params.kind,
+        stats,
+        consumerId: params.id,
+        producerId: params.producerId,
+      });
       await signaling.request('resumeConsumer', { consumerId: consumer.id });
     } catch (error) {
       if (!this.#closed)
@@ -320,6 +503,7 @@ export class MeetParticipant implements SimulatedParticipant {
     this.video?.stop();
     this.audio?.stop();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    for (const sender of this.#extraSenders.splice(0)) sender.stop();
     if (this.#signaling) {
       await this.#signaling.request('leave', {}).catch(() => undefined);
       await this.#signaling.close();

@@ -92,3 +92,17 @@ export function procWindow(start: ProcSample[], end: ProcSample[]): ProcWindow {
     peakRssMiB: end.reduce((sum, e) => sum + e.peakRssKiB, 0) / 1024,
   };
 }
+
+/** Busy CPU time of the whole machine (all processes), seconds: /proc/stat's first line. */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, ...fields] = line.trim().split(/\s+/);
+    const values = fields.map(Number);
+    const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (values[3] ?? 0) + (values[4] ?? 0);
+    return (total - idle) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}

@@ -33,6 +33,16 @@ export function formatResult(r: LoadResult): string {
     `  generator: CPU ${fmt(r.generator.cpu, 3)} cores, event-loop delay p99 ${fmt(r.generator.eventLoopDelayP99Ms)} ms, RSS ${fmt(r.generator.rssMiB)} MiB; UDP receive-buffer drops ${r.udpRcvbufErrors}`,
     `  check: ${r.check.ok ? 'every subscriber got audio and video (with a keyframe) from every publisher' : `MISSING ${r.check.missing.length}: ${r.check.missing.slice(0, 5).join('; ')}`}`,
   ];
+  const counts = (c: Record<string, number>, digits = 0) =>
+    Object.entries(c)
+      .map(([k, v]) => `${k}: ${fmt(v, digits)}`)
+      .join(', ');
+  if (Object.keys(r.sentLayersMbps).length)
+    lines.push(`  simulcast sent per rid, Mbit/s (all publishers): ${counts(r.sentLayersMbps, 3)}`);
+  if (Object.keys(r.received.keyframesByWidth).length)
+    lines.push(
+      `  video received: keyframes per width since joining ${counts(r.received.keyframesByWidth)}; bytes in the window per width ${counts(r.received.windowBytesByWidth)}`,
+    );
   if (r.errors.length) lines.push(`  errors: ${r.errors.slice(0, 5).join('; ')}`);
   return lines.join('\n');
 }

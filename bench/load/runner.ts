@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { diffSnapshots, type StreamSnapshot } from './media.js';
 import type { ParticipantHandle, ParticipantReport } from './participant.js';
-import { procWindow, sampleProcess, udpCounters, type ProcWindow } from './procstat.js';
+import { machineBusySeconds, procWindow, sampleProcess, udpCounters, type ProcWindow } from './procstat.js';
 
 export interface JoinOptions {
   roomId: string;
@@ -94,8 +94,21 @@ export interface LoadResult {
   generator: { cpu: number; eventLoopDelayP99Ms: number; rssMiB: number };
   /** UDP datagrams the kernel dropped because a socket's receive buffer was full. */
   udpRcvbufErrors: number;
+  /**
+   * CPU of the whole machine during the window, cores (every process: SFU, generator, the
+   * platform's server and whatever else runs, such as other people's browsers).
+   */
+  machineCpu: number;
   /** Subscribers that got media from every publisher of their room (packets > 0, keyframe seen). */
   check: { ok: boolean; missing: string[] };
+  /**
+   * Video layers as the receivers saw them: keyframes received per announced width since
+   * joining, over all video streams ("320": 40, "1280": 3), and the video bytes received in
+   * the window per width of the keyframe that preceded them.
+   */
+  received: { keyframesByWidth: Record<string, number>; windowBytesByWidth: Record<string, number> };
+  /** Simulcast publishers: RTP payload sent in the window per rid, Mbit/s (all publishers). */
+  sentLayersMbps: Record<string, number>;
   errors: string[];
 }
 
@@ -112,27 +125,33 @@ export class LoadSession {
   /**
    * Joins `publishers` publishing-and-subscribing participants one after the other (as
    * people arrive), then `subscribers` receive-only participants, `concurrency` at a time.
+   * `senders` more publishers receive nothing (publish-only: the bulk of a large meeting
+   * whose download is not measured, so that the generator is not the limit); they join first.
    */
   async addToRoom(
     roomId: string,
-    { publishers, subscribers }: { publishers: number; subscribers: number },
+    { publishers, subscribers, senders = 0 }: { publishers: number; subscribers: number; senders?: number },
     concurrency = 1,
-  ): Promise<void> {
+  ): Promise<ParticipantHandle[]> {
     if (!this.#roomsPrepared.has(roomId)) {
       await this.target.prepareRoom?.(roomId);
       this.#roomsPrepared.add(roomId);
     }
-    const joinOne = async (publish: boolean) => {
+    const joined: ParticipantHandle[] = [];
+    const joinOne = async (publish: boolean, subscribe = true) => {
       const index = this.#joined++;
       const mediaWasFlowing = this.members.some((m) => m.roomId === roomId && m.publish);
-      const name = `${publish ? 'pub' : 'sub'}${index}-${roomId}`.slice(0, 40);
-      const participant = await this.target.join({ roomId, name, publish, subscribe: true });
-      this.members.push({ participant, roomId, publish, subscribe: true, mediaWasFlowing });
+      const name = `${publish ? (subscribe ? 'pub' : 'snd') : 'sub'}${index}-${roomId}`.slice(0, 40);
+      const participant = await this.target.join({ roomId, name, publish, subscribe });
+      this.members.push({ participant, roomId, publish, subscribe, mediaWasFlowing });
+      joined.push(participant);
     };
+    for (let i = 0; i < senders; i++) await joinOne(true, false);
     for (let i = 0; i < publishers; i++) await joinOne(true);
     for (let i = 0; i < subscribers; i += concurrency) {
       await Promise.all(Array.from({ length: Math.min(concurrency, subscribers - i) }, () => joinOne(false)));
     }
+    return joined;
   }
 
   /** Joins several rooms at once (at most `concurrency` joining at a time). */
@@ -152,6 +171,21 @@ export class LoadSession {
 
   async #reports(): Promise<ParticipantReport[]> {
     return Promise.all(this.members.map(async (m) => await m.participant.report()));
+  }
+
+  /** Every member's report now (same order as `members`). */
+  reports(): Promise<ParticipantReport[]> {
+    return this.#reports();
+  }
+
+  /** Waits until every expected stream has media and a keyframe; false after `settle` seconds. */
+  async waitForMedia(settle = 15): Promise<boolean> {
+    const until = performance.now() + settle * 1000;
+    for (;;) {
+      if (this.#missing(await this.#reports()).missing.length === 0) return true;
+      if (performance.now() >= until) return false;
+      await sleep(250);
+    }
   }
 
   /** Streams a participant should receive and does not yet (no packet, or no keyframe). */
@@ -183,14 +217,15 @@ export class LoadSession {
     duration,
     warmup = 3,
     settle = 15,
+    onReports,
   }: {
     duration: number;
     warmup?: number;
     settle?: number;
+    /** Sees the members' reports at the window's start and end (for figures of its own). */
+    onReports?: (start: ParticipantReport[], end: ParticipantReport[]) => void;
   }): Promise<LoadResult> {
-    const settleUntil = performance.now() + settle * 1000;
-    while (performance.now() < settleUntil && this.#missing(await this.#reports()).missing.length > 0)
-      await sleep(250);
+    await this.waitForMedia(settle);
     await sleep(warmup * 1000);
     const pids = await this.target.sfuPids();
     const eventLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -199,6 +234,7 @@ export class LoadSession {
     const startProcs = pids.map(sampleProcess).filter((s) => s !== undefined);
     const startCpu = process.cpuUsage();
     const startUdp = udpCounters();
+    const startBusy = machineBusySeconds();
     await this.target.loopDelayP99?.(true);
     const startAt = performance.now();
     eventLoop.enable();
@@ -208,9 +244,11 @@ export class LoadSession {
     const endProcs = pids.map(sampleProcess).filter((s) => s !== undefined);
     const cpu = process.cpuUsage(startCpu);
     const endUdp = udpCounters();
+    const endBusy = machineBusySeconds();
     const threadsLoopDelay = await this.target.loopDelayP99?.(false);
     const endReports = await this.#reports();
     const seconds = (endAt - startAt) / 1000;
+    onReports?.(startReports, endReports);
 
     // Streams only ever get appended to a participant's list: match them by position.
     const windows: Array<{
@@ -233,6 +271,8 @@ export class LoadSession {
           duplicates: 0,
           bytes: 0,
           keyframes: 0,
+          keyframeWidths: {},
+          bytesByWidth: {},
         };
         // What the publisher sent, scaled to this receiver's window (the two reports of each
         // participant are taken at slightly different moments).
@@ -277,6 +317,25 @@ export class LoadSession {
     });
 
     const { missing, expected: expectedStreams } = this.#missing(endReports);
+    const keyframesByWidth: Record<string, number> = {};
+    const windowBytesByWidth: Record<string, number> = {};
+    for (const w of windows) {
+      if (w.kind !== 'video') continue;
+      for (const [width, n] of Object.entries(w.end.keyframeWidths))
+        keyframesByWidth[width] = (keyframesByWidth[width] ?? 0) + n;
+      for (const [width, n] of Object.entries(w.window.bytesByWidth))
+        windowBytesByWidth[width] = (windowBytesByWidth[width] ?? 0) + n;
+    }
+    const sentLayersMbps: Record<string, number> = {};
+    endReports.forEach((end, i) => {
+      const start = startReports[i] as ParticipantReport;
+      const span = (end.at - start.at) / 1000;
+      for (const layer of end.sentVideoLayers ?? []) {
+        const before = start.sentVideoLayers?.find((l) => l.rid === layer.rid)?.bytes ?? 0;
+        sentLayersMbps[layer.rid] =
+          (sentLayersMbps[layer.rid] ?? 0) + (span > 0 ? ((layer.bytes - before) * 8) / span / 1e6 : 0);
+      }
+    });
     const memory = process.memoryUsage();
     return {
       target: this.target.name,
@@ -310,7 +369,10 @@ export class LoadSession {
         rssMiB: memory.rss / 1024 / 1024,
       },
       udpRcvbufErrors: endUdp.rcvbufErrors - startUdp.rcvbufErrors,
+      machineCpu: (endBusy - startBusy) / seconds,
       check: { ok: missing.length === 0, missing },
+      received: { keyframesByWidth, windowBytesByWidth },
+      sentLayersMbps,
       errors: endReports.flatMap((r) => r.errors.map((e) => `${r.name}: ${e}`)),
     };
   }

@@ -7,7 +7,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { AudioSourceOptions, VideoSourceOptions } from './media.js';
-import type { ParticipantHandle, ParticipantReport, SimulatedParticipant } from './participant.js';
+import type {
+  LayerSwitchRequest,
+  ParticipantHandle,
+  ParticipantReport,
+  PeerTile,
+  SimulatedParticipant,
+} from './participant.js';
+import type { SimulcastLayer } from './simulcast.js';
 import type { JoinOptions, Target } from './runner.js';
 
 const ROLE = 'meet-load-participants';
@@ -19,6 +26,10 @@ export type ParticipantSpec =
 export interface MediaSpec {
   video?: Partial<VideoSourceOptions>;
   audio?: Partial<AudioSourceOptions>;
+  /** This platform only: cameras publish simulcast (true: the default ladder). */
+  simulcast?: SimulcastLayer[] | boolean;
+  /** This platform only: negotiate transport-cc (default true; see ParticipantOptions). */
+  transportCc?: boolean;
 }
 
 /** Joins one participant in the current thread. */
@@ -35,6 +46,8 @@ type Request =
   | { id: number; type: 'join'; options: JoinOptions }
   | { id: number; type: 'report'; participant: number }
   | { id: number; type: 'close'; participant: number }
+  | { id: number; type: 'setView'; participant: number; tiles: PeerTile[] }
+  | { id: number; type: 'layerSwitch'; participant: number; request: LayerSwitchRequest }
   | { id: number; type: 'loopDelay'; reset: boolean }
   | { id: number; type: 'shutdown' };
 
@@ -91,6 +104,12 @@ class ThreadParticipant implements ParticipantHandle {
   ) {}
   report(): Promise<ParticipantReport> {
     return this.thread.call({ type: 'report', participant: this.index });
+  }
+  setView(tiles: PeerTile[]): Promise<void> {
+    return this.thread.call({ type: 'setView', participant: this.index, tiles });
+  }
+  measureLayerSwitch(request: LayerSwitchRequest): Promise<number | undefined> {
+    return this.thread.call({ type: 'layerSwitch', participant: this.index, request });
   }
   close(): Promise<void> {
     return this.thread.call({ type: 'close', participant: this.index });
@@ -175,6 +194,18 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
       case 'report':
         Promise.resolve(participants[request.participant]?.report()).then(reply, fail);
         break;
+      case 'setView': {
+        const p = participants[request.participant];
+        if (!p?.setView) fail(new Error('setView: not supported by this participant'));
+        else p.setView(request.tiles).then(() => reply(null), fail);
+        break;
+      }
+      case 'layerSwitch': {
+        const p = participants[request.participant];
+        if (!p?.measureLayerSwitch) fail(new Error('measureLayerSwitch: not supported by this participant'));
+        else p.measureLayerSwitch(request.request).then(reply, fail);
+        break;
+      }
       case 'close':
         Promise.resolve(participants[request.participant]?.close()).then(() => reply(null), fail);
         break;
