@@ -8,7 +8,7 @@ import type { MutableSource } from '@meet/protocol';
 import { RoomChat } from '../chat/chat.svelte.js';
 import { ConnectionHealth } from './connection-health.svelte.js';
 import { HostControls } from './hosts.svelte.js';
-import { Publisher } from './publisher.svelte.js';
+import { Publisher, type PublisherOptions } from './publisher.svelte.js';
 import { Receiver, type MediaStatsSample, type RemotePeer } from './receiver.svelte.js';
 import { Signaling } from './signaling.js';
 import { MediaTransports } from './transports.js';
@@ -58,11 +58,7 @@ export class CallSession {
   #left = false;
   #reconnectDelay = 500;
 
-  constructor(
-    roomId: string,
-    displayName: string,
-    options: { micOn: boolean; camOn: boolean; mode?: CallMode },
-  ) {
+  constructor(roomId: string, displayName: string, options: PublisherOptions & { mode?: CallMode }) {
     this.roomId = roomId;
     this.displayName = displayName;
     this.publisher = new Publisher(options);
@@ -142,6 +138,8 @@ export class CallSession {
         chatMessage: ({ message }) => this.chat.onMessage(message),
         chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
         mediaReset: () => void this.#restartCall(),
+        // What the server reports of what we send (dynacast layers, uplink score).
+        ...this.publisher.handlers(),
         // What the server reports of what we receive (receiver.svelte.ts).
         consumerScore: ({ consumerId, score, producerScore }) =>
           this.receiver.consumerScore(consumerId, score, producerScore),
