@@ -1,4 +1,4 @@
-// The stage's geometry (layout.svelte.ts): tiles fill the stage without overflowing it, a
+// The stage's geometry (stage-geometry.ts): tiles fill the stage without overflowing it, a
 // grid page holds as many tiles as fit at the minimum size (1 to 25).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import {
   fitGrid,
   fitOne,
   pageCapacity,
-} from '../src/lib/call/layout.svelte.js';
+} from '../src/lib/call/stage-geometry.js';
 
 test('fitGrid: the largest 16:9 tiles that together fit the box', () => {
   for (const box of [

@@ -1,10 +1,10 @@
 // The call's tiles as the stage shows them, from the session: ourselves first (and the
 // screen we share), then every other screen share, then everyone else in the call (a camera
 // that is off is a tile with an avatar, not a video).
-import type { TileRef } from './layout.svelte.js';
+import type { TileRef } from './stage-geometry.js';
 import { qualityOf, type Quality, type RemotePeer } from './receiver.svelte.js';
 import type { CallSession } from './session.svelte.js';
-import { tileKey } from './layout.svelte.js';
+import { tileKey } from './stage-geometry.js';
 
 export interface TileInfo extends TileRef {
   name: string;
