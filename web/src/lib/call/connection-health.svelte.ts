@@ -2,8 +2,10 @@
 // and says, reactively, when media cannot flow and why, instead of leaving black tiles:
 //   - a transport whose connection failed (the browser gave up): at once, and ICE is
 //     restarted automatically;
-//   - one still connecting after `slowMs`, or disconnected for `lostMs`: then too, and
-//     looked at again every `slowMs` while it stays so.
+//   - one still connecting after `slowMs`, or disconnected for `lostMs`: then too (a
+//     disconnected one also restarts ICE then, so a dropped or changed network recovers
+//     on the same transports, without rejoining), and looked at again every `slowMs`
+//     while it stays so.
 // The problem goes away when every transport that had one is connected again (or closed).
 import type { types as ms } from 'mediasoup-client';
 import { diagnose, type MediaProblem, type ServerCandidate } from './connection-diagnosis.js';
@@ -28,6 +30,8 @@ interface Watched extends WatchOptions {
   failed: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   problem: MediaProblem | undefined;
+  /** An ICE restart is under way. */
+  restarting: boolean;
 }
 
 export class ConnectionHealth {
@@ -53,6 +57,7 @@ export class ConnectionHealth {
       failed: false,
       timer: undefined,
       problem: undefined,
+      restarting: false,
     };
     this.#watched.add(watched);
     transport.on('connectionstatechange', (state) => this.#onState(watched, state));
@@ -89,14 +94,19 @@ export class ConnectionHealth {
         break;
       }
       case 'disconnected':
+        // Lost for `lostMs` (the network dropped or changed): show it, and restart ICE at
+        // once rather than waiting for the browser to declare the connection failed.
         watched.since ??= Date.now();
-        watched.timer = setTimeout(() => void this.#check(watched), this.#lostMs);
+        watched.timer = setTimeout(() => {
+          void this.#check(watched);
+          this.#restart(watched);
+        }, this.#lostMs);
         break;
       case 'failed':
         watched.since ??= Date.now();
         watched.failed = true;
         void this.#check(watched);
-        void watched.restartIce().catch(() => undefined);
+        this.#restart(watched);
         break;
       case 'closed':
         this.#forget(watched);
@@ -105,6 +115,16 @@ export class ConnectionHealth {
         // Not started yet: a receive transport stays here until there is something to receive.
         break;
     }
+  }
+
+  /** Restarts ICE on the transport, once at a time (new ICE parameters from the server). */
+  #restart(watched: Watched): void {
+    if (watched.restarting || watched.transport.closed) return;
+    watched.restarting = true;
+    void watched
+      .restartIce()
+      .catch(() => undefined)
+      .finally(() => (watched.restarting = false));
   }
 
   /** Diagnoses a transport that is not connected (from its statistics) and shows it. */
