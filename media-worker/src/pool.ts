@@ -7,6 +7,9 @@ import type { types } from 'mediasoup';
 import { roomMediaCodecs } from './codecs.js';
 import { loadMediasoup } from './worker-binary.js';
 
+/** Receive and send buffer asked for the workers' shared UDP socket (4 MiB). */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface MediaPoolConfig {
   /** Number of workers (default: one per CPU core). */
   numWorkers: number;
@@ -128,6 +131,12 @@ export class MediaWorkerPool extends EventEmitter<{
         protocol,
         ip: this.#config.listenIp,
         port: slot.port,
+        // One UDP socket carries every transport of the worker: a default-sized buffer
+        // overflows (drops everyone's packets) when the worker is descheduled for a moment.
+        // The kernel caps these at net.core.rmem_max / wmem_max (docs/deploy.md).
+        ...(protocol === 'udp'
+          ? { recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES }
+          : {}),
         ...(this.#config.announcedAddress ? { announcedAddress: this.#config.announcedAddress } : {}),
       });
       slot.webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
