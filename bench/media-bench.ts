@@ -83,7 +83,13 @@ export interface BenchResult {
   browser: BrowserJoinResult | { error: string } | null;
   janus: { version: string } | { error: string } | null;
   /** The adaptive scenario: its options and steps (absent when it did not run). */
-  adaptive?: { options: BenchOptions['adaptive']; steps: AdaptiveStep[]; table: string } | null;
+  adaptive?: {
+    options: BenchOptions['adaptive'];
+    /** Warm-up after the viewers set their view (absent in runs before it was recorded: 3). */
+    warmupSeconds?: number;
+    steps: AdaptiveStep[];
+    table: string;
+  } | null;
   table: string;
   sideBySide: string;
   notes: string[];
@@ -104,6 +110,15 @@ export function lossCause(r: LoadResult): string {
     return `the machine's CPU: generator and SFU together use nearly all cores and the SFU itself did not deliver (no socket drops; ${usage})`;
   if (r.sfu.cpu > 0.9) return `the SFU's CPU (${usage})`;
   return `undetermined (no socket drops; ${usage})`;
+}
+
+/**
+ * Warm-up of the adaptive scenario after the views are set: longer than the server's 3 s
+ * hold before it lowers what a publisher sends (dynacast), so that the window sees the
+ * publishers after it.
+ */
+function adaptiveWarmup(options: BenchOptions): number {
+  return Math.max(options.warmup, 5);
 }
 
 async function runScenario(
@@ -308,7 +323,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           ...(await runAdaptiveMode(target, mode, {
             ...options.adaptive,
             duration: options.duration,
-            warmup: Math.max(options.warmup, 3),
+            warmup: adaptiveWarmup(options),
             log,
           })),
         );
@@ -332,7 +347,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
             ...(await runAdaptiveMode(target, 'baseline', {
               ...options.adaptive,
               duration: options.duration,
-              warmup: Math.max(options.warmup, 3),
+              warmup: adaptiveWarmup(options),
               log,
             })),
           );
@@ -344,7 +359,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         notes.push(`adaptive scenario: Janus could not be started: ${(error as Error).message}`);
       }
     }
-    adaptive = { options: options.adaptive, steps, table: adaptiveTable(steps) };
+    adaptive = {
+      options: options.adaptive,
+      warmupSeconds: adaptiveWarmup(options),
+      steps,
+      table: adaptiveTable(steps),
+    };
   }
   if (options.scenarios.includes('browser')) {
     log('browser join time');
@@ -484,11 +504,26 @@ export function renderAdaptiveMarkdown(result: BenchResult): string {
   const o = a.options;
   const layers = o.layers.map((l) => `${l.width}x${l.height} ${fmt(l.bitrate / 1000, 0)}`).join(' / ');
   const lines = [
-    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (1 worker). Window ${String(result.method.windowSeconds)} s after ${String(Math.max(Number(result.method.warmupSeconds), 3))} s of warm-up; load generator in ${String(result.method.generatorThreads)} threads. Page ${String(o.page.columns)}x${String(o.page.rows)} on ${String(o.page.width)}x${String(o.page.height)}; adaptive: layers ${layers} kbit/s; baseline: one 640x360 encoding at ${fmt(o.baselineBitrate / 1000, 0)} kbit/s; ${String(o.switchSamples)} pins per size.`,
+    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (1 worker). Window ${String(result.method.windowSeconds)} s after ${String(a.warmupSeconds ?? 3)} s of warm-up (from the viewers' setView); load generator in ${String(result.method.generatorThreads)} threads. Page ${String(o.page.columns)}x${String(o.page.rows)} on ${String(o.page.width)}x${String(o.page.height)}; adaptive: layers ${layers} kbit/s; baseline: one 640x360 encoding at ${fmt(o.baselineBitrate / 1000, 0)} kbit/s; ${String(o.switchSamples)} pins per size.`,
     '',
     a.table,
   ];
-  const notes = a.steps.flatMap((s) => s.notes.map((n) => `${s.mode} N=${String(s.size)}: ${n}`));
+  const notes = a.steps.flatMap((s) => {
+    const label = `${s.sfu} ${s.mode} N=${String(s.size)}`;
+    const r = s.result;
+    const out = s.notes.map((n) => `${label}: ${n}`);
+    // Nominal uplink of a publisher shown on a page: its camera (the lowest layer when
+    // adapted) and its microphone.
+    const nominal =
+      (s.mode === 'adaptive' ? (o.layers[0]?.bitrate ?? 0) : o.baselineBitrate) / 1e6 +
+      Number((result.method.audio as { bitrate?: number } | undefined)?.bitrate ?? 32_000) / 1e6;
+    const sentShare = s.uplinkOnPageMbps.mean / nominal;
+    if (r.lossPct > 1 || sentShare < 0.9)
+      out.push(
+        `${label}: not a measurement of the SFU: loss ${fmt(r.lossPct, 1)} %, ${String(r.udpRcvbufErrors)} datagrams dropped at the generator's full sockets, publishers sent ${fmt(100 * sentShare, 0)} % of their nominal rate, while the machine's CPU was ${fmt(r.machineCpu, 2)} of ${String(m.cores)} cores (generator ${fmt(r.generator.cpu, 2)}, SFU ${fmt(r.sfu.cpu, 2)}): the load generator, short of CPU, was the limit`,
+      );
+    return out;
+  });
   if (notes.length) lines.push('', 'Notes of the run:', '', ...notes.map((n) => `- ${n}`));
   return lines.join('\n');
 }
