@@ -21,9 +21,12 @@
 //
 // - `limitRate({ toNamespace, fromNamespace })` (kbit/s): a tc `tbf` qdisc on the egress of
 //   `hostInterface` (the namespace's downlink) and of `nsInterface` (its uplink);
-// - `dropRandom({ toNamespace, fromNamespace })` (probability 0..1): iptables `statistic`
-//   DROP rules inside the namespace (INPUT from / OUTPUT to `nsInterface`), in chains of
-//   their own, so that nothing outside the pair is affected;
+// - `dropRandom({ toNamespace, fromNamespace }, { protocol })` (probability 0..1): iptables
+//   `statistic` DROP rules inside the namespace (INPUT from / OUTPUT to `nsInterface`), in
+//   chains of their own, so that nothing outside the pair is affected; with `protocol`,
+//   only that protocol's packets (probability 1 and 'udp': UDP cut, TCP left alone); with
+//   `spareTcpPort`, never the packets of that TCP port of the host side (probability 1 and
+//   the server's HTTP port: every media path cut, the signaling websocket left alone);
 // - `clearConditions()` removes both; `conditionStats()` reads their counters (for a test
 //   to check that a condition really applied).
 //
@@ -61,9 +64,10 @@ export interface Netns {
   /**
    * Drops packets at random with probability `p` (0..1) toward the namespace (received by
    * it) and/or from it (sent by it). A direction not given is left as it is; `null` or 0
-   * removes its drops.
+   * removes its drops. With `options`, only some packets are dropped (see DropOptions; a
+   * later call replaces the rules of the directions it gives, options included).
    */
-  dropRandom(probabilities: DropProbabilities): Promise<void>;
+  dropRandom(probabilities: DropProbabilities, options?: DropOptions): Promise<void>;
   /** Removes every rate limit and drop rule of this pair. */
   clearConditions(): Promise<void>;
   /** Counters of the conditions in place, per direction. */
@@ -100,6 +104,16 @@ export interface DropProbabilities {
   fromNamespace?: number | null;
 }
 
+export interface DropOptions {
+  /** Drop only packets of this IP protocol (default: every packet). */
+  protocol?: 'udp' | 'tcp';
+  /**
+   * Never drop the packets to or from this TCP port of the host side (e.g. the server's
+   * HTTP port, to keep its signaling websocket up while media is cut).
+   */
+  spareTcpPort?: number;
+}
+
 /** One direction's counters since its condition was set. */
 export interface LinkCounters {
   /** The rate limit in place (kbit/s), or null. */
@@ -115,6 +129,8 @@ export interface LinkCounters {
   backlogPackets: number;
   /** The random-drop probability in place (0 without). */
   dropProbability: number;
+  /** The protocol the drops are limited to (null: every packet). */
+  dropProtocol: 'udp' | 'tcp' | null;
   /** Packets the random-drop rule dropped. */
   randomDropped: number;
 }
@@ -282,7 +298,10 @@ export async function createNetns(options: NetnsOptions = {}): Promise<Netns> {
   };
   type Direction = keyof typeof sides;
   const directions = Object.keys(sides) as Direction[];
-  const drops: Record<Direction, number> = { toNamespace: 0, fromNamespace: 0 };
+  const drops: Record<Direction, { p: number; protocol: 'udp' | 'tcp' | null }> = {
+    toNamespace: { p: 0, protocol: null },
+    fromNamespace: { p: 0, protocol: null },
+  };
   let chainsReady = false;
 
   const removeRate = async (direction: Direction) => {
@@ -328,27 +347,27 @@ export async function createNetns(options: NetnsOptions = {}): Promise<Netns> {
     await iptables(['-A', 'OUTPUT', '-o', nsInterface, '-j', sides.fromNamespace.chain]);
     chainsReady = true;
   };
-  const setDrop = async (direction: Direction, p: number) => {
+  const setDrop = async (direction: Direction, p: number, { protocol, spareTcpPort }: DropOptions = {}) => {
     checkProbability(direction, p);
     if (!chainsReady && p === 0) return;
     await ensureChains();
     const { chain } = sides[direction];
     await iptables(['-F', chain]);
-    if (p > 0) {
-      await iptables([
-        '-A',
-        chain,
-        '-m',
-        'statistic',
-        '--mode',
-        'random',
-        '--probability',
-        `${p}`,
-        '-j',
-        'DROP',
-      ]);
+    if (p > 0 && spareTcpPort !== undefined) {
+      // The host side's port: the source of what comes in, the destination of what goes out.
+      const port = direction === 'toNamespace' ? '--sport' : '--dport';
+      await iptables(['-A', chain, '-p', 'tcp', port, `${spareTcpPort}`, '-j', 'RETURN']);
     }
-    drops[direction] = p;
+    if (p > 0) {
+      await iptables(
+        ['-A', chain]
+          .concat(protocol ? ['-p', protocol] : [])
+          // Probability 1: every packet (no statistic match needed).
+          .concat(p < 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', `${p}`] : [])
+          .concat(['-j', 'DROP']),
+      );
+    }
+    drops[direction] = { p, protocol: p > 0 ? (protocol ?? null) : null };
   };
   const randomDropped = async (direction: Direction): Promise<number> => {
     if (!chainsReady) return 0;
@@ -385,11 +404,11 @@ export async function createNetns(options: NetnsOptions = {}): Promise<Netns> {
         else await setRate(direction, kbit, options);
       }
     },
-    async dropRandom(probabilities) {
+    async dropRandom(probabilities, options = {}) {
       for (const direction of directions) {
         const p = probabilities[direction];
         if (p === undefined) continue;
-        await setDrop(direction, p ?? 0);
+        await setDrop(direction, p ?? 0, options);
       }
     },
     async clearConditions() {
@@ -413,7 +432,8 @@ export async function createNetns(options: NetnsOptions = {}): Promise<Netns> {
           qdiscDropped: tbf?.drops ?? 0,
           overlimits: tbf?.overlimits ?? 0,
           backlogPackets: tbf?.qlen ?? 0,
-          dropProbability: drops[direction],
+          dropProbability: drops[direction].p,
+          dropProtocol: drops[direction].protocol,
           randomDropped: await randomDropped(direction),
         };
       };
