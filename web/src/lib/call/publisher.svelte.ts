@@ -1,8 +1,8 @@
 // What this participant sends: the local microphone and camera (captured, toggled, paused
 // on the server when off, switched to another device without rejoining), a shared screen
 // (and its tab audio), their producers on the call's send transport, and what the server
-// says back about them: which camera layers anyone watches (dynacast) and how well they
-// arrive (the uplink's honesty notice).
+// says back about them: which camera layers anyone watches (dynacast, sent-layers.ts) and
+// how well they arrive (the uplink's honesty notice, uplink.svelte.ts).
 //
 // The camera publishes simulcast: three VP8 encodings (r0/r1/r2 at 1/4, 1/2 and full size,
 // each with three temporal layers), falling back to one encoding where the browser refuses.
@@ -11,8 +11,12 @@
 import type { types as ms } from 'mediasoup-client';
 import type { MediaSource } from '@meet/protocol';
 import { Devices } from './devices.svelte.js';
+import { SentLayers } from './sent-layers.js';
 import type { Signaling } from './signaling.js';
 import type { MediaTransports } from './transports.js';
+import { UplinkMonitor, type OutboundSample } from './uplink.svelte.js';
+
+export type { OutboundSample } from './uplink.svelte.js';
 
 /** Where the publisher sends: set while the call has media, cleared when it has none. */
 interface Link {
@@ -29,16 +33,6 @@ export interface PublisherOptions {
   tracks?: { audio?: MediaStreamTrack | undefined; video?: MediaStreamTrack | undefined };
 }
 
-/** Send statistics of one encoding of our video (window.__meet.outboundStats, tests). */
-export interface OutboundSample {
-  source: 'webcam' | 'screen';
-  rid: string | null;
-  active: boolean;
-  framesEncoded: number;
-  bytesSent: number;
-  frameWidth: number;
-}
-
 /** The camera's simulcast layers: 180p/360p/720p from a 720p capture. */
 const cameraLayers: RTCRtpEncodingParameters[] = [
   { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -46,12 +40,6 @@ const cameraLayers: RTCRtpEncodingParameters[] = [
   { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 const screenBitrate = 2_500_000;
-/** A producer score at or below this (0-10), for this long, means a poor uplink. */
-const POOR_SCORE = 4;
-const POOR_SCORE_MS = 3000;
-/** Outbound stats polled this often; 'bandwidth'-limited in this many polls in a row: poor. */
-const STATS_INTERVAL_MS = 2000;
-const POOR_POLLS = 3;
 
 export class Publisher {
   micOn = $state(true);
@@ -64,20 +52,18 @@ export class Publisher {
   localScreenAudio = $state<MediaStreamTrack | undefined>(undefined);
   /** What to tell the person about their devices (undefined: nothing). */
   #ownNotice = $state<string | undefined>(undefined);
-  /** Our uplink cannot carry what we send (low producer score or bandwidth-limited). */
-  uplinkPoor = $state(false);
   readonly devices: Devices;
   #producers = new Map<MediaSource, ms.Producer>();
   #link: Link | undefined;
   #pendingTracks: PublisherOptions['tracks'];
   #startingScreen = false;
-  /** Per producer id: the highest layer viewers want (kept for producers not made yet). */
-  #wantedLayers = new Map<string, number>();
-  #layerWork = new Map<string, Promise<void>>();
-  /** Per producer id: its last score and since when it is poor. */
-  #scores = new Map<string, { score: number; poorSince: number | undefined }>();
-  #bandwidthPolls = 0;
-  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  /** Which of our camera's layers anyone watches (dynacast). */
+  readonly #layers = new SentLayers();
+  /** Whether our uplink carries what we send. */
+  readonly #uplink = new UplinkMonitor({
+    producers: () => this.#producers,
+    unwatched: (producerId) => this.#layers.wanted(producerId) === -1,
+  });
 
   constructor(options: PublisherOptions) {
     this.micOn = options.micOn;
@@ -92,6 +78,11 @@ export class Publisher {
   set notice(value: string | undefined) {
     this.#ownNotice = value;
     if (value === undefined) this.devices.notice = undefined;
+  }
+
+  /** Our uplink cannot carry what we send (low producer score or bandwidth-limited). */
+  get uplinkPoor(): boolean {
+    return this.#uplink.poor;
   }
 
   get sharing(): boolean {
@@ -165,7 +156,7 @@ export class Publisher {
   /** Sends the captured tracks on the call's transports (a new call, or after a media reset). */
   async publish(link: Link): Promise<void> {
     this.#link = link;
-    this.#startStats();
+    this.#uplink.start();
     if (this.localAudio && this.localAudio.readyState === 'live')
       await this.#produce('mic', this.localAudio, !this.micOn);
     if (this.localVideo && this.camOn) await this.#produce('webcam', this.localVideo, false);
@@ -178,14 +169,9 @@ export class Publisher {
   unpublish(): void {
     for (const producer of this.#producers.values()) producer.close();
     this.#producers.clear();
-    this.#wantedLayers.clear();
-    this.#layerWork.clear();
-    this.#scores.clear();
+    this.#layers.clear();
+    this.#uplink.stop();
     this.#link = undefined;
-    clearInterval(this.#statsTimer);
-    this.#statsTimer = undefined;
-    this.#bandwidthPolls = 0;
-    this.uplinkPoor = false;
   }
 
   /** Stops the local devices (leaving the call or the room). */
@@ -204,9 +190,13 @@ export class Publisher {
   handlers() {
     return {
       producerLayers: ({ producerId, maxSpatialLayer }: { producerId: string; maxSpatialLayer: number }) =>
-        this.#setWantedLayers(producerId, maxSpatialLayer),
+        this.#layers.want(
+          producerId,
+          maxSpatialLayer,
+          [...this.#producers.values()].find((p) => p.id === producerId),
+        ),
       producerScore: ({ producerId, score }: { producerId: string; score: number }) =>
-        this.#setScore(producerId, score),
+        this.#uplink.score(producerId, score),
     };
   }
 
@@ -231,7 +221,7 @@ export class Publisher {
     this.#producers.set(source, producer);
     if (source === 'screen') await this.#preferResolution(producer);
     // The server may have said which layers it wants before produce() resolved here.
-    this.#applyLayers(producer);
+    this.#layers.apply(producer);
   }
 
   async #createProducer(
@@ -285,110 +275,9 @@ export class Publisher {
     }
   }
 
-  // ---- Dynacast: encode only the layers someone watches ----
-
-  #setWantedLayers(producerId: string, maxSpatialLayer: number): void {
-    this.#wantedLayers.set(producerId, maxSpatialLayer);
-    const producer = [...this.#producers.values()].find((p) => p.id === producerId);
-    if (producer) this.#applyLayers(producer);
-  }
-
-  /** Applies the wanted layers to the producer (one change at a time per producer). */
-  #applyLayers(producer: ms.Producer): void {
-    if (producer.kind !== 'video' || !this.#wantedLayers.has(producer.id)) return;
-    const previous = this.#layerWork.get(producer.id) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.#applyLayersNow(producer))
-      .catch((error: unknown) => console.warn('could not change the sent layers', error));
-    this.#layerWork.set(producer.id, next);
-  }
-
-  async #applyLayersNow(producer: ms.Producer): Promise<void> {
-    const wanted = this.#wantedLayers.get(producer.id);
-    if (producer.closed || wanted === undefined) return;
-    // setMaxSpatialLayer(n) turns encodings 0..n on and the others off (-1: all off), and
-    // tells the remote description which are paused.
-    const encodings = producer.rtpSender?.getParameters().encodings ?? [];
-    const inPlace = encodings.every((e, i) => (e.active !== false) === i <= wanted);
-    if (producer.maxSpatialLayer === wanted && inPlace) return;
-    // mediasoup-client skips a value it believes applied: make it apply again.
-    if (producer.maxSpatialLayer === wanted) await producer.setMaxSpatialLayer(wanted === -1 ? 0 : -1);
-    await producer.setMaxSpatialLayer(wanted);
-  }
-
-  // ---- Uplink honesty ----
-
-  #setScore(producerId: string, score: number): void {
-    const known = this.#scores.get(producerId);
-    const poor = score <= POOR_SCORE;
-    this.#scores.set(producerId, {
-      score,
-      poorSince: poor ? (known?.poorSince ?? Date.now()) : undefined,
-    });
-    this.#updateUplink();
-  }
-
-  #updateUplink(): void {
-    const now = Date.now();
-    const scorePoor = [...this.#producers.values()].some((producer) => {
-      // A paused producer, or one whose encodings are all off, sends nothing: its score
-      // falls without saying anything about the uplink.
-      if (producer.paused || producer.closed || this.#wantedLayers.get(producer.id) === -1) return false;
-      const since = this.#scores.get(producer.id)?.poorSince;
-      return since !== undefined && now - since >= POOR_SCORE_MS;
-    });
-    this.uplinkPoor = scorePoor || this.#bandwidthPolls >= POOR_POLLS;
-  }
-
-  #startStats(): void {
-    clearInterval(this.#statsTimer);
-    this.#statsTimer = setInterval(() => void this.#pollUplink(), STATS_INTERVAL_MS);
-  }
-
-  async #pollUplink(): Promise<void> {
-    try {
-      const samples = await this.#outbound();
-      const limited = samples.some((s) => s.active && s.qualityLimitationReason === 'bandwidth');
-      this.#bandwidthPolls = limited ? this.#bandwidthPolls + 1 : 0;
-    } catch {
-      this.#bandwidthPolls = 0;
-    }
-    this.#updateUplink();
-  }
-
-  /** Each encoding of our video producers, from the sender's stats and parameters. */
-  async #outbound(): Promise<Array<OutboundSample & { qualityLimitationReason: string | undefined }>> {
-    const result = [];
-    for (const source of ['webcam', 'screen'] as const) {
-      const producer = this.#producers.get(source);
-      if (!producer || producer.closed) continue;
-      const encodings = producer.rtpSender?.getParameters().encodings ?? [];
-      const report = await producer.getStats();
-      for (const entry of report.values() as Iterable<Record<string, unknown>>) {
-        if (entry.type !== 'outbound-rtp') continue;
-        const rid = typeof entry.rid === 'string' ? entry.rid : null;
-        const encoding = rid === null ? encodings[0] : encodings.find((e) => e.rid === rid);
-        const number = (key: string) => (typeof entry[key] === 'number' ? entry[key] : 0);
-        result.push({
-          source,
-          rid,
-          active: !producer.paused && encoding?.active !== false,
-          framesEncoded: number('framesEncoded'),
-          bytesSent: number('bytesSent'),
-          frameWidth: number('frameWidth'),
-          qualityLimitationReason:
-            typeof entry.qualityLimitationReason === 'string' ? entry.qualityLimitationReason : undefined,
-        });
-      }
-    }
-    return result;
-  }
-
   /** Send statistics per encoding of our camera and screen (read by the tests). */
-  async outboundStats(): Promise<OutboundSample[]> {
-    return (await this.#outbound())
-      .map(({ qualityLimitationReason: _, ...sample }) => sample)
-      .sort((a, b) => a.source.localeCompare(b.source) || (a.rid ?? '').localeCompare(b.rid ?? ''));
+  outboundStats(): Promise<OutboundSample[]> {
+    return this.#uplink.outboundStats();
   }
 
   // ---- Microphone and camera ----
@@ -443,7 +332,7 @@ export class Publisher {
     if (on) {
       if (track && producer.track !== track) {
         await producer.replaceTrack({ track });
-        this.#applyLayers(producer);
+        this.#layers.apply(producer);
       }
       producer.resume();
       await link.signaling.request('resumeProducer', { producerId: producer.id });
@@ -480,7 +369,7 @@ export class Publisher {
     try {
       if (producer && !producer.closed) {
         await producer.replaceTrack({ track });
-        this.#applyLayers(producer);
+        this.#layers.apply(producer);
       } else if (this.#link && (video || this.micOn)) {
         await this.#produce(video ? 'webcam' : 'mic', track, !video && !this.micOn);
       }
@@ -558,8 +447,8 @@ export class Publisher {
       const producer = this.#producers.get(source);
       if (!producer) continue;
       this.#producers.delete(source);
-      this.#wantedLayers.delete(producer.id);
-      this.#scores.delete(producer.id);
+      this.#layers.forget(producer.id);
+      this.#uplink.forget(producer.id);
       producer.close();
       if (link)
         await link.signaling.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
