@@ -57,6 +57,8 @@ export class Publisher {
   #link: Link | undefined;
   #pendingTracks: PublisherOptions['tracks'];
   #startingScreen = false;
+  /** Counts release() calls: a capture that resolves after one is stopped, not used. */
+  #releases = 0;
   /** Which of our camera's layers anyone watches (dynacast). */
   readonly #layers = new SentLayers();
   /** Whether our uplink carries what we send. */
@@ -104,6 +106,7 @@ export class Publisher {
     if (!this.camOn) handed?.video?.stop();
     const needAudio = this.micOn && !audio;
     const needVideo = this.camOn && !video;
+    const releases = this.#releases;
     if (needAudio || needVideo) {
       try {
         const stream = await this.#getUserMedia({ audio: needAudio, video: needVideo });
@@ -114,6 +117,12 @@ export class Publisher {
         if (!audio) this.micOn = false;
         if (!video) this.camOn = false;
       }
+    }
+    // Left (the call or the room) while the browser was asked: release what it gave.
+    if (releases !== this.#releases) {
+      audio?.stop();
+      video?.stop();
+      return;
     }
     this.#setAudio(audio);
     this.#setVideo(video);
@@ -176,6 +185,7 @@ export class Publisher {
 
   /** Stops the local devices (leaving the call or the room). */
   release(): void {
+    this.#releases++;
     this.unpublish();
     this.devices.onLost = undefined;
     this.devices.stop();
@@ -351,6 +361,7 @@ export class Publisher {
     const video = kind === 'videoinput';
     const current = video ? this.localVideo : this.localAudio;
     if (video ? !this.camOn : !current) return;
+    const releases = this.#releases;
     let track: MediaStreamTrack | undefined;
     try {
       const stream = await this.#getUserMedia({ audio: !video, video });
@@ -360,6 +371,13 @@ export class Publisher {
       return;
     }
     if (!track) return;
+    // Meanwhile: another switch put its track in place, the camera went off, or the call
+    // was left: this track is not wanted (and must not stay open).
+    const now = video ? this.localVideo : this.localAudio;
+    if (now !== current || releases !== this.#releases || (video && !this.camOn)) {
+      track.stop();
+      return;
+    }
     if (video) this.#setVideo(track);
     else {
       track.enabled = this.micOn;
@@ -393,6 +411,7 @@ export class Publisher {
       return;
     }
     this.#startingScreen = true;
+    const releases = this.#releases;
     let stream: MediaStream;
     try {
       const options = {
@@ -418,7 +437,8 @@ export class Publisher {
       this.#startingScreen = false;
     }
     const video = stream.getVideoTracks()[0];
-    if (!video) {
+    // Nothing to share, or the call was left while the browser asked: stop the capture.
+    if (!video || releases !== this.#releases) {
       for (const track of stream.getTracks()) track.stop();
       return;
     }

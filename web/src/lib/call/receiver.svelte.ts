@@ -180,6 +180,10 @@ export class Receiver {
     if (this.#subscribing !== link) return;
     this.#link = link;
     this.#sentView = undefined;
+    // The view first (empty if no tile shows yet): a participant that never set one is
+    // sent every camera at its top layer, and every publisher would be asked for it.
+    await this.#sendView();
+    if (this.#link !== link) return;
     await Promise.all(
       [...this.#roomProducers].flatMap(([peerId, producers]) =>
         producers.map((producer) => this.#consume(peerId, producer)),

@@ -235,6 +235,8 @@ export class CallSession {
     this.publisher.micOn = true;
     this.publisher.camOn = true;
     await this.publisher.capture();
+    // Back to the chat only (or disconnected) while the browser asked for the devices.
+    if (this.mode !== 'call' || this.status !== 'joined') return;
     await this.#enterCall();
   }
 
