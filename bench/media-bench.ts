@@ -308,6 +308,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   if (options.scenarios.includes('adaptive') && options.sfus.includes('meet')) {
     // Both modes on a fresh server each (one worker), the adaptive one first.
     const steps: AdaptiveStep[] = [];
+    const runOptions = {
+      ...options.adaptive,
+      duration: options.duration,
+      warmup: adaptiveWarmup(options),
+      log,
+    };
     for (const mode of ['adaptive', 'baseline'] as const) {
       const server = await meetServer();
       // No transport-cc in either mode: werift's feedback would make mediasoup's bandwidth
@@ -319,14 +325,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const target = meetTarget(server.url, modeMedia, options.threads, server.metricsToken);
       try {
         log(`meet: adaptive scenario, ${mode}`);
-        steps.push(
-          ...(await runAdaptiveMode(target, mode, {
-            ...options.adaptive,
-            duration: options.duration,
-            warmup: adaptiveWarmup(options),
-            log,
-          })),
-        );
+        steps.push(...(await runAdaptiveMode(target, mode, runOptions)));
       } finally {
         await target.close?.();
         await server.close();
@@ -343,14 +342,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         );
         try {
           log(`janus ${janus.version}: adaptive scenario, baseline`);
-          steps.push(
-            ...(await runAdaptiveMode(target, 'baseline', {
-              ...options.adaptive,
-              duration: options.duration,
-              warmup: adaptiveWarmup(options),
-              log,
-            })),
-          );
+          steps.push(...(await runAdaptiveMode(target, 'baseline', runOptions)));
         } finally {
           await target.close?.();
           await janus.close();
