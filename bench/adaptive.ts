@@ -3,7 +3,10 @@
 // cameras, viewers that set their view, dynacast) and once without (one 640x360 encoding at
 // 800 kbit/s per camera, no view: everyone receives everyone), on the same server build in the
 // same run. Measures the download per viewer, the publishers' uplink, the layer switch time
-// when a tile grows (and shrinks), and the SFU's CPU per forwarded megabit.
+// when a tile grows (and shrinks), and the SFU's CPU per forwarded megabit. The same modes
+// run on Janus VideoRoom for comparison (bench/load/janus.ts): there the adaptive mode is
+// simulcast with each viewer's substream chosen per tile and off-page videos paused, but no
+// dynacast (Janus never tells a publisher what is viewed: every encoding is always sent).
 //
 // The generator cannot carry 25 full werift participants on 2 cores (each would decrypt 24
 // streams), so a meeting of N is N publishers of which only `viewers` (k) also receive and are
@@ -344,7 +347,13 @@ export function adaptiveCells(s: AdaptiveStep): string[] {
   const r = s.result;
   return [
     String(s.size),
-    s.mode === 'adaptive' ? (s.view === 'set' ? 'adaptive' : 'simulcast, no view') : 'baseline',
+    s.mode === 'baseline'
+      ? 'baseline'
+      : s.view !== 'set'
+        ? 'simulcast, no view'
+        : s.sfu === 'janus'
+          ? 'simulcast + view, no dynacast'
+          : 'adaptive',
     s.sfu,
     `${s.viewers} of ${s.size}`,
     `${fmt(s.downloadPerViewerMbps.mean, 2)} (${fmt(s.downloadPerViewerMbps.min, 2)}–${fmt(s.downloadPerViewerMbps.max, 2)})`,

@@ -16,8 +16,9 @@
 //   rooms    rooms of 4 such participants added in steps until loss > 1 %
 //   browser  Chromium, Join click → first decoded remote frame, median of 10 joins
 //   adaptive meetings of 9, 16, 25 through a 3x3 page: simulcast + setView + dynacast against
-//            one 800 kbit/s encoding received by everyone (bench/adaptive.ts; not in the
-//            default list: --scenarios adaptive, or add it to the list)
+//            one 800 kbit/s encoding received by everyone, both also on Janus (simulcast +
+//            substream per tile, no dynacast) (bench/adaptive.ts; not in the default list:
+//            --scenarios adaptive, or add it to the list)
 //            [--adaptive-sizes 9,16,25] [--viewers 3] [--layers-kbps 150,500,1500]
 //            [--baseline-kbps 800] [--switch-samples 12]
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -306,7 +307,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
   let adaptive: BenchResult['adaptive'] = null;
   if (options.scenarios.includes('adaptive') && options.sfus.includes('meet')) {
-    // Both modes on a fresh server each (one worker), the adaptive one first.
+    // Both modes, the adaptive one first, each on a fresh server of ours (one worker) and
+    // then, when asked for, on a fresh Janus with the same media: simulcast cameras and
+    // viewers that set their view in the adaptive mode (Janus has no dynacast: its
+    // publishers send every encoding), one encoding and no view in the baseline.
     const steps: AdaptiveStep[] = [];
     const runOptions = {
       ...options.adaptive,
@@ -314,14 +318,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       warmup: adaptiveWarmup(options),
       log,
     };
+    let janusUnavailable = false;
     for (const mode of ['adaptive', 'baseline'] as const) {
-      const server = await meetServer();
       // No transport-cc in either mode: werift's feedback would make mediasoup's bandwidth
       // estimate, not the view, choose the layers (see bench/load/participant.ts).
       const modeMedia =
         mode === 'adaptive'
           ? { simulcast: options.adaptive.layers, audio: {}, transportCc: false }
           : { video: { bitrate: options.adaptive.baselineBitrate }, audio: {}, transportCc: false };
+      const server = await meetServer();
       const target = meetTarget(server.url, modeMedia, options.threads, server.metricsToken);
       try {
         log(`meet: adaptive scenario, ${mode}`);
@@ -330,25 +335,23 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         await target.close?.();
         await server.close();
       }
-    }
-    if (options.sfus.includes('janus')) {
-      // Janus runs the baseline only: the load tool publishes simulcast to this platform only.
+      if (!options.sfus.includes('janus') || janusUnavailable) continue;
+      let janus: JanusServer;
       try {
-        const janus = await startJanus();
-        janusInfo = { version: janus.version };
-        const target = janus.target(
-          { video: { bitrate: options.adaptive.baselineBitrate }, audio: {} },
-          options.threads,
-        );
-        try {
-          log(`janus ${janus.version}: adaptive scenario, baseline`);
-          steps.push(...(await runAdaptiveMode(target, 'baseline', runOptions)));
-        } finally {
-          await target.close?.();
-          await janus.close();
-        }
+        janus = await startJanus();
       } catch (error) {
+        janusUnavailable = true;
         notes.push(`adaptive scenario: Janus could not be started: ${(error as Error).message}`);
+        continue;
+      }
+      janusInfo = { version: janus.version };
+      const janusTarget = janus.target(modeMedia, options.threads);
+      try {
+        log(`janus ${janus.version}: adaptive scenario, ${mode}`);
+        steps.push(...(await runAdaptiveMode(janusTarget, mode, runOptions)));
+      } finally {
+        await janusTarget.close?.();
+        await janus.close();
       }
     }
     adaptive = {

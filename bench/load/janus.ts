@@ -5,6 +5,16 @@
 // JanusParticipant speaks the Janus WebSocket API: a "publisher" handle joins the room (and
 // publishes when it sends), one multistream "subscriber" handle receives every other feed
 // on one PeerConnection (renegotiated when feeds appear), as in janus.js's videoroom demo.
+//
+// Simulcast (option `simulcast`, as on this platform): the publisher's offer announces the
+// encodings with werift's own `a=rid:r0 send` … `a=simulcast:send r0;r1;r2` lines (the
+// transceiver's `simulcast` option) and the mid and rid header extensions; the JSEP says
+// `rid_order: "lmh"` (Janus assumes the first rid is the highest otherwise). The RTP of each
+// encoding goes on its own SSRC with its rid (addSimulcastSenders, bench/load/simulcast.ts):
+// Janus learns the SSRCs from the rid extension. Janus tells publishers nothing about what
+// is viewed (no dynacast): they send every encoding all the time. A viewer's setView maps
+// each tile to the substream that fits it, by the server's rule (substreamForTile), and
+// pauses the videos of its subscription that are on no tile (configure `send: false`).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
@@ -13,7 +23,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from 'werift';
+import {
+  MediaStreamTrack,
+  PictureLossIndication,
+  RTCPeerConnection,
+  RtcpPayloadSpecificFeedback,
+  type RTCRtpSender,
+  type RTCRtpTransceiver,
+  type RtcpPacket,
+} from 'werift';
 import {
   AudioSource,
   StreamStats,
@@ -24,10 +42,18 @@ import {
 import {
   reportOf,
   weriftCapabilities,
+  type LayerSwitchRequest,
   type ParticipantReport,
+  type PeerTile,
   type ReceivedStream,
   type SimulatedParticipant,
 } from './participant.js';
+import {
+  addSimulcastSenders,
+  defaultSimulcastLayers,
+  SimulcastSource,
+  type SimulcastLayer,
+} from './simulcast.js';
 import { createTarget } from './meet-target.js';
 import type { Target } from './runner.js';
 import type { MediaSpec } from './threads.js';
@@ -58,6 +84,11 @@ class JanusSession {
     string,
     { resolve: (m: JanusMessage) => void; reject: (e: Error) => void }
   >();
+  /**
+   * Asynchronous plugin requests waiting for their event, by transaction (Janus echoes the
+   * request's transaction in the events that answer it): true when the event was theirs.
+   */
+  readonly #waiters = new Map<string, (message: JanusMessage) => boolean>();
   readonly #handlers = new Map<number, (message: JanusMessage) => void>();
   #keepalive: NodeJS.Timeout | undefined;
   id = 0;
@@ -67,6 +98,9 @@ class JanusSession {
     ws.on('message', (raw) => {
       const message = JSON.parse(String(raw)) as JanusMessage;
       if (message.janus === 'ack' && message.transaction && !this.#acks.has(message.transaction)) return;
+      if (message.janus === 'event' && message.transaction) {
+        if (this.#waiters.get(message.transaction)?.(message)) return;
+      }
       const pending = message.transaction ? this.#transactions.get(message.transaction) : undefined;
       if (pending && message.janus !== 'event') {
         this.#transactions.delete(message.transaction as string);
@@ -104,8 +138,11 @@ class JanusSession {
     return session;
   }
 
-  send(body: Record<string, unknown>, options: { ack?: boolean } = {}): Promise<JanusMessage> {
-    const transaction = randomUUID();
+  send(
+    body: Record<string, unknown>,
+    options: { ack?: boolean; transaction?: string } = {},
+  ): Promise<JanusMessage> {
+    const transaction = options.transaction ?? randomUUID();
     if (options.ack) this.#acks.add(transaction);
     return new Promise((resolve, reject) => {
       this.#transactions.set(transaction, { resolve, reject });
@@ -113,6 +150,7 @@ class JanusSession {
     });
   }
 
+  /** Attaches a VideoRoom handle; `onEvent` gets its events that answer no pending request. */
   async attach(onEvent: (message: JanusMessage) => void): Promise<number> {
     const attached = await this.send({ janus: 'attach', plugin: 'janus.plugin.videoroom' });
     const handle = attached.data?.id as number;
@@ -128,37 +166,45 @@ class JanusSession {
     return data;
   }
 
-  /** An asynchronous plugin request: resolves with the event that answers it. */
+  /**
+   * An asynchronous plugin request: resolves with the first event of its transaction that
+   * `waitFor` accepts (its other events go to the handle's handler), rejects on an error event.
+   */
   async message(
     handle: number,
     body: Record<string, unknown>,
-    jsep?: { type: string; sdp: string },
+    jsep?: { type: string; sdp: string; rid_order?: 'hml' | 'lmh' },
     waitFor: (message: JanusMessage) => boolean = () => true,
   ): Promise<JanusMessage> {
-    const previous = this.#handlers.get(handle);
+    const transaction = randomUUID();
+    let settle: (error: Error | undefined, message?: JanusMessage) => void = () => undefined;
     const event = new Promise<JanusMessage>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`janus: no answer to ${String(body.request)}`)),
+        () => settle(new Error(`janus: no answer to ${String(body.request)}`)),
         30_000,
       );
-      this.#handlers.set(handle, (message) => {
+      settle = (error, message) => {
+        clearTimeout(timer);
+        this.#waiters.delete(transaction);
+        if (error) reject(error);
+        else resolve(message as JanusMessage);
+      };
+      this.#waiters.set(transaction, (message) => {
         const data = message.plugindata?.data;
-        if (message.janus === 'event' && data?.error) {
-          clearTimeout(timer);
-          this.#handlers.set(handle, previous ?? (() => undefined));
-          reject(new Error(`janus videoroom: ${String(data.error)}`));
-          return;
-        }
-        if (message.janus === 'event' && waitFor(message)) {
-          clearTimeout(timer);
-          this.#handlers.set(handle, previous ?? (() => undefined));
-          resolve(message);
-          return;
-        }
-        previous?.(message);
+        if (data?.error) settle(new Error(`janus videoroom: ${String(data.error)}`));
+        else if (waitFor(message)) settle(undefined, message);
+        else return false;
+        return true;
       });
     });
-    await this.send({ janus: 'message', handle_id: handle, body, ...(jsep ? { jsep } : {}) }, { ack: true });
+    try {
+      await this.send(
+        { janus: 'message', handle_id: handle, body, ...(jsep ? { jsep } : {}) },
+        { ack: true, transaction },
+      );
+    } catch (error) {
+      settle(error as Error);
+    }
     return event;
   }
 
@@ -184,27 +230,98 @@ export interface JanusParticipantOptions {
   subscribe: boolean;
   video?: Partial<VideoSourceOptions>;
   audio?: Partial<AudioSourceOptions>;
+  /** Publish the camera as simulcast, as on this platform (see ParticipantOptions.simulcast). */
+  simulcast?: SimulcastLayer[] | boolean;
+  /** Negotiate transport-cc (default true; see ParticipantOptions.transportCc). */
+  transportCc?: boolean;
 }
 
 interface FeedStream {
   mid: string;
   feed_id: string;
   type: 'audio' | 'video' | 'data';
+  /** Present when the publisher's stream is simulcast (its substream state for this subscriber). */
+  simulcast?: { substream: number; 'substream-target': number };
 }
 
-const peerConfig = () => ({
-  ...weriftCapabilities(),
-  // werift's default is a public STUN server: none here (and none needed on loopback).
-  iceServers: [],
-  iceUseIpv6: false,
-  iceAdditionalHostAddresses: ['127.0.0.1'],
-});
+/** What this subscriber asked Janus for one video of its subscription (by mid). */
+interface VideoState {
+  /** Janus relays it (configure `send`). */
+  send: boolean;
+  /** The substream asked for (Janus's default: 2, the highest). */
+  substream: number;
+  simulcast: boolean;
+}
+
+const SDES_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+
+function peerConfig(simulcast: boolean, transportCc: boolean) {
+  const capabilities = weriftCapabilities(simulcast, transportCc);
+  // werift numbers the audio and then the video header extensions one after the other, so
+  // the mid extension gets one id on the audio m-line and another on the video one, although
+  // both are bundled. Janus reads one mid id per PeerConnection (the first in the offer) and,
+  // with the wrong one, cannot tell which m-line the simulcast SSRCs (announced by no SDP)
+  // belong to: it drops them. One object for both makes werift give it one id.
+  const { audio, video } = capabilities.headerExtensions;
+  const mid = video.find((extension) => extension.uri === SDES_MID);
+  if (mid) capabilities.headerExtensions.audio = audio.map((e) => (e.uri === SDES_MID ? mid : e));
+  return {
+    ...capabilities,
+    // werift's default is a public STUN server: none here (and none needed on loopback).
+    iceServers: [],
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+  };
+}
+
+/** Share of a tile's height a layer must have to fit it (FIT_RATIO of server/src/media/layers.ts). */
+const FIT_RATIO = 0.75;
+
+/**
+ * The substream that fits a tile, by the rule this platform's server applies to its
+ * consumers (spatialLayerForTile in server/src/media/layers.ts): the lowest layer whose
+ * height is at least 75 % of the tile's effective height (its height, or that of a 16:9
+ * picture as wide as the tile, if larger); the top one when none is.
+ */
+export function substreamForTile(tile: { width: number; height: number }, layers: SimulcastLayer[]): number {
+  const effectiveHeight = Math.max(tile.height, (tile.width * 9) / 16);
+  const fits = layers.findIndex((layer) => layer.height >= FIT_RATIO * effectiveHeight);
+  return fits < 0 ? Math.max(0, layers.length - 1) : fits;
+}
+
+/** werift's RTP router (private in its typings). */
+interface RouterInternals {
+  ssrcTable: Record<number, { handleRtcpPacket(packet: RtcpPacket): void } | undefined>;
+  routeRtcp(packet: RtcpPacket): void;
+}
+
+/**
+ * werift hands a received PLI to the sender whose SSRC is the PLI's *sender* SSRC, not its
+ * media source SSRC. mediasoup writes the stream's SSRC in both fields, so this goes unseen
+ * there; Janus writes its own SSRC as the sender, so none of its keyframe requests would
+ * reach a publisher (a layer switch would wait for the next periodic keyframe). On this
+ * PeerConnection PLIs go by their media source SSRC, as RFC 4585 has it.
+ */
+function routePliByMediaSsrc(pc: RTCPeerConnection): void {
+  const router = (pc as unknown as { router: RouterInternals }).router;
+  const route = router.routeRtcp.bind(router);
+  router.routeRtcp = (packet) => {
+    if (packet.type === RtcpPayloadSpecificFeedback.type) {
+      const { feedback } = packet as RtcpPayloadSpecificFeedback;
+      if (feedback.count === PictureLossIndication.count) {
+        router.ssrcTable[(feedback as PictureLossIndication).mediaSsrc]?.handleRtcpPacket(packet);
+        return;
+      }
+    }
+    route(packet);
+  };
+}
 
 export class JanusParticipant implements SimulatedParticipant {
   readonly name: string;
   id = '';
   readonly streams: ReceivedStream[] = [];
-  video: VideoSource | undefined;
+  video: VideoSource | SimulcastSource | undefined;
   audio: AudioSource | undefined;
   connectStartedAt = 0;
   readonly errors: string[] = [];
@@ -219,6 +336,10 @@ export class JanusParticipant implements SimulatedParticipant {
   readonly #pending: string[] = [];
   #negotiating: Promise<void> | undefined;
   readonly #attachedMids = new Set<string>();
+  /** The subscription's videos, by mid. */
+  readonly #videos = new Map<string, VideoState>();
+  readonly #extraSenders: RTCRtpSender[] = [];
+  readonly #unsubscribe: Array<() => void> = [];
   #closed = false;
 
   private constructor(options: JanusParticipantOptions) {
@@ -241,6 +362,12 @@ export class JanusParticipant implements SimulatedParticipant {
     return reportOf(this);
   }
 
+  #simulcastLayers(): SimulcastLayer[] | undefined {
+    const { simulcast } = this.#options;
+    if (!simulcast) return undefined;
+    return simulcast === true ? defaultSimulcastLayers : simulcast;
+  }
+
   async #join(): Promise<void> {
     const { wsUrl, roomId, name } = this.#options;
     this.connectStartedAt = performance.now();
@@ -257,32 +384,73 @@ export class JanusParticipant implements SimulatedParticipant {
     this.id = String(data.id);
     this.#privateId = data.private_id as number | undefined;
     this.#addFeeds((data.publishers as Array<{ id: string }> | undefined) ?? []);
+    if (this.#options.publish) await this.#publish();
+    await this.#negotiating;
+  }
 
-    if (this.#options.publish) {
-      const pc = new RTCPeerConnection(peerConfig());
-      this.#pubPc = pc;
-      const audioTrack = new MediaStreamTrack({ kind: 'audio' });
-      const videoTrack = new MediaStreamTrack({ kind: 'video' });
-      pc.addTransceiver(audioTrack, { direction: 'sendonly' });
-      const videoTransceiver = pc.addTransceiver(videoTrack, { direction: 'sendonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      const offer = pc.localDescription as { type: 'offer'; sdp: string };
-      const configured = await session.message(
-        this.#pubHandle,
-        { request: 'publish', display: name },
-        { type: 'offer', sdp: offer.sdp },
-        (m) => m.jsep !== undefined,
+  async #publish(): Promise<void> {
+    const session = this.#session as JanusSession;
+    const layers = this.#simulcastLayers();
+    const pc = new RTCPeerConnection(peerConfig(layers !== undefined, this.#options.transportCc ?? true));
+    routePliByMediaSsrc(pc);
+    this.#pubPc = pc;
+    const audioTrack = new MediaStreamTrack({ kind: 'audio' });
+    const videoTrack = new MediaStreamTrack({ kind: 'video' });
+    pc.addTransceiver(audioTrack, { direction: 'sendonly' });
+    // With simulcast, werift writes `a=rid:<rid> send` per layer and `a=simulcast:send r0;r1;r2`.
+    const videoTransceiver = pc.addTransceiver(videoTrack, {
+      direction: 'sendonly',
+      ...(layers ? { simulcast: layers.map(({ rid }) => ({ rid, direction: 'send' as const })) } : {}),
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    const offer = pc.localDescription as { type: 'offer'; sdp: string };
+    if (layers && !/^a=simulcast:send /m.test(offer.sdp))
+      throw new Error('simulcast: werift wrote no a=simulcast line in the offer');
+    const configured = await session.message(
+      this.#pubHandle,
+      { request: 'publish', display: this.#options.name },
+      // The rids are listed lowest first (r0 r1 r2): without rid_order Janus takes the first
+      // for the highest substream.
+      { type: 'offer', sdp: offer.sdp, ...(layers ? { rid_order: 'lmh' as const } : {}) },
+      (m) => m.jsep !== undefined,
+    );
+    await session.trickleCompleted(this.#pubHandle);
+    await pc.setRemoteDescription(configured.jsep as { type: 'answer'; sdp: string });
+    this.audio = new AudioSource(audioTrack, this.#options.audio);
+    if (layers) {
+      const encodings = addSimulcastSenders(
+        videoTransceiver.sender,
+        videoTrack,
+        layers.map((layer) => layer.rid),
       );
-      await session.trickleCompleted(this.#pubHandle);
-      await pc.setRemoteDescription(configured.jsep as { type: 'answer'; sdp: string });
-      this.audio = new AudioSource(audioTrack, this.#options.audio);
+      const { fps, keyframeInterval, maxPayload } = this.#options.video ?? {};
+      const video = new SimulcastSource(
+        encodings.map((e) => e.track),
+        {
+          layers,
+          ...(fps ? { fps } : {}),
+          ...(keyframeInterval ? { keyframeInterval } : {}),
+          ...(maxPayload ? { maxPayload } : {}),
+        },
+      );
+      this.video = video;
+      // Janus sends a PLI to every SSRC of the stream when a subscriber needs a keyframe.
+      encodings.forEach(({ sender }, i) => {
+        if (i > 0) this.#extraSenders.push(sender);
+        this.#unsubscribe.push(
+          sender.onPictureLossIndication.subscribe(() => video.requestKeyframe(i)).unSubscribe,
+        );
+      });
+      video.start();
+    } else {
       const video = new VideoSource(videoTrack, this.#options.video);
       this.video = video;
-      videoTransceiver.sender.onPictureLossIndication.subscribe(() => video.requestKeyframe());
-      this.audio.start();
+      this.#unsubscribe.push(
+        videoTransceiver.sender.onPictureLossIndication.subscribe(() => video.requestKeyframe()).unSubscribe,
+      );
       video.start();
     }
-    await this.#negotiating;
+    this.audio.start();
   }
 
   #onPublisherEvent(message: JanusMessage): void {
@@ -290,6 +458,14 @@ export class JanusParticipant implements SimulatedParticipant {
     if (!data) return;
     const publishers = data.publishers as Array<{ id: string }> | undefined;
     if (publishers) this.#addFeeds(publishers);
+  }
+
+  /** Events of the subscription that answer no request: the substream Janus now relays. */
+  #onSubscriberEvent(message: JanusMessage): void {
+    const data = message.plugindata?.data;
+    if (typeof data?.mid !== 'string' || typeof data.substream !== 'number') return;
+    const stream = this.streams.find((s) => s.consumerId === data.mid);
+    if (stream) stream.spatialLayer = data.substream;
   }
 
   #addFeeds(publishers: Array<{ id: string }>): void {
@@ -314,8 +490,8 @@ export class JanusParticipant implements SimulatedParticipant {
     try {
       let offer: JanusMessage;
       if (!this.#subHandle) {
-        this.#subHandle = await session.attach(() => undefined);
-        this.#subPc = new RTCPeerConnection(peerConfig());
+        this.#subHandle = await session.attach((message) => this.#onSubscriberEvent(message));
+        this.#subPc = new RTCPeerConnection(peerConfig(false, this.#options.transportCc ?? true));
         offer = await session.message(
           this.#subHandle,
           {
@@ -369,6 +545,13 @@ export class JanusParticipant implements SimulatedParticipant {
         consumerId: mid,
         producerId: String(stream.feed_id),
       });
+      if (stream.type === 'video') {
+        this.#videos.set(mid, {
+          send: true,
+          substream: stream.simulcast?.['substream-target'] ?? 2,
+          simulcast: stream.simulcast !== undefined,
+        });
+      }
       const attached = new Set<MediaStreamTrack>();
       const attach = (track: MediaStreamTrack) => {
         if (attached.has(track)) return;
@@ -380,11 +563,85 @@ export class JanusParticipant implements SimulatedParticipant {
     }
   }
 
+  /**
+   * What this participant shows, as setView on this platform: the videos of these
+   * publishers at the substream that fits their tile (every temporal layer), the other
+   * videos of its subscription paused. Only what changes is sent to Janus (a `send: true`
+   * makes it ask the publisher for a keyframe, even for a video it already relays).
+   */
+  async setView(tiles: PeerTile[]): Promise<void> {
+    await this.#negotiating;
+    const layers = this.#simulcastLayers() ?? defaultSimulcastLayers;
+    const changes: Array<Record<string, unknown>> = [];
+    for (const stream of this.streams) {
+      if (stream.kind !== 'video') continue;
+      const state = this.#videos.get(stream.consumerId);
+      if (!state) continue;
+      const tile = tiles.find((t) => t.peerId === stream.from);
+      const change: Record<string, unknown> = {};
+      if (!tile) {
+        if (state.send) change.send = false;
+      } else {
+        if (!state.send) change.send = true;
+        const substream = substreamForTile(tile, layers);
+        if (state.simulcast && substream !== state.substream) {
+          change.substream = substream;
+          change.temporal = 2;
+        }
+      }
+      if (Object.keys(change).length === 0) continue;
+      changes.push({ mid: stream.consumerId, ...change });
+      if (typeof change.send === 'boolean') state.send = change.send;
+      if (typeof change.substream === 'number') state.substream = change.substream;
+    }
+    if (changes.length === 0) return;
+    await (this.#session as JanusSession).message(
+      this.#subHandle,
+      { request: 'configure', streams: changes },
+      undefined,
+      (m) => m.plugindata?.data.configured === 'ok',
+    );
+  }
+
+  /**
+   * A layer switch as a viewer sees it (as MeetParticipant.measureLayerSwitch): sets the
+   * view and returns the ms from sending configure to the first packet of a keyframe from
+   * that publisher whose width is within [minWidth, maxWidth], or undefined after timeoutMs.
+   */
+  async measureLayerSwitch({
+    tiles,
+    peerId,
+    minWidth,
+    maxWidth = Infinity,
+    timeoutMs,
+  }: LayerSwitchRequest): Promise<number | undefined> {
+    const stream = this.streams.find((s) => s.from === peerId && s.kind === 'video');
+    if (!stream) throw new Error(`no video received from ${peerId}`);
+    const stats = stream.stats;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<number | undefined>((resolve) => {
+      stats.onKeyframe = (width, at) => {
+        if (width >= minWidth && width <= maxWidth) resolve(at - started);
+      };
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    try {
+      await this.setView(tiles);
+      return await arrived;
+    } finally {
+      clearTimeout(timer);
+      stats.onKeyframe = undefined;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.video?.stop();
     this.audio?.stop();
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    for (const sender of this.#extraSenders.splice(0)) sender.stop();
     await this.#session?.close().catch(() => undefined);
     for (const pc of [this.#pubPc, this.#subPc]) await pc?.close().catch(() => undefined);
   }

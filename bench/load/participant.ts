@@ -131,7 +131,7 @@ export interface ParticipantHandle {
   /** Own id as others see it (peer id / Janus feed id); set once joined. */
   readonly id: string;
   report(): ParticipantReport | Promise<ParticipantReport>;
-  /** Sends setView with these tiles (this platform only). */
+  /** Sends setView with these tiles (on Janus: a configure of the subscribed videos). */
   setView?(tiles: PeerTile[]): Promise<void>;
   /** setView, then ms until the first keyframe of at least minWidth (undefined: timed out). */
   measureLayerSwitch?(request: LayerSwitchRequest): Promise<number | undefined>;

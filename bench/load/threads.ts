@@ -26,9 +26,9 @@ export type ParticipantSpec =
 export interface MediaSpec {
   video?: Partial<VideoSourceOptions>;
   audio?: Partial<AudioSourceOptions>;
-  /** This platform only: cameras publish simulcast (true: the default ladder). */
+  /** Cameras publish simulcast (true: the default ladder). */
   simulcast?: SimulcastLayer[] | boolean;
-  /** This platform only: negotiate transport-cc (default true; see ParticipantOptions). */
+  /** Negotiate transport-cc (default true; see ParticipantOptions). */
   transportCc?: boolean;
 }
 
