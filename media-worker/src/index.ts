@@ -1,5 +1,6 @@
 export { roomMediaCodecs } from './codecs.js';
 export {
+  LOAD_TIE,
   MediaWorkerPool,
   type MediaPoolConfig,
   type PoolLogger,

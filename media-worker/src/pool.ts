@@ -2,6 +2,11 @@
 // WebRtcServer, so all of its WebRTC transports share one UDP and one TCP port
 // (basePort + worker index). A worker that dies is replaced on the same port; the routers
 // it hosted emit 'workerclose' and their rooms rebuild themselves on a live worker.
+//
+// Placement is by measured load: every few seconds the pool reads each worker's CPU time
+// (getResourceUsage) and keeps a smoothed share of one core; a new router goes to the
+// worker with the lowest share, and only between workers within LOAD_TIE of each other
+// (idle ones, say) does the number of routers decide.
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { roomMediaCodecs } from './codecs.js';
@@ -9,6 +14,12 @@ import { loadMediasoup } from './worker-binary.js';
 
 /** Receive and send buffer asked for the workers' shared UDP socket (4 MiB). */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** How often each worker's CPU time is read for placement (ms). */
+const DEFAULT_LOAD_SAMPLE_MS = 2000;
+/** Workers whose measured loads differ by less than this share of a core count as equal. */
+export const LOAD_TIE = 0.05;
+/** Weight of the newest sample in the smoothed load (exponential moving average). */
+const LOAD_SMOOTHING = 0.5;
 
 export interface MediaPoolConfig {
   /** Number of workers (default: one per CPU core). */
@@ -20,6 +31,8 @@ export interface MediaPoolConfig {
   /** First port; worker i listens on basePort + i (UDP and TCP). */
   basePort: number;
   logLevel?: types.WorkerLogLevel;
+  /** How often worker CPU is sampled for placement (ms; default 2000). */
+  loadSampleMs?: number;
 }
 
 /** The minimal logger the pool needs (pino's signature). */
@@ -36,6 +49,8 @@ export interface WorkerHealth {
   port: number;
   routers: number;
   restarts: number;
+  /** Measured CPU load, a smoothed share of one core (0 = idle, 1 = one full core). */
+  load: number;
   /** Process CPU seconds (user + system) since the worker started. */
   cpuSeconds?: number;
   /** Of which user CPU seconds. */
@@ -55,6 +70,10 @@ interface Slot {
   ready: Promise<void>;
   routers: number;
   restarts: number;
+  /** Smoothed share of one core used by the worker (see #sampleLoads). */
+  load: number;
+  /** The last CPU reading: worker CPU ms (user + system) and when it was read. */
+  lastCpu?: { cpuMs: number; at: number };
 }
 
 export interface WorkerDiedEvent {
@@ -72,6 +91,7 @@ export class MediaWorkerPool extends EventEmitter<{
   readonly #slots: Slot[] = [];
   #closed = false;
   #rtpCapabilities: types.RtpCapabilities | undefined;
+  #loadTimer: NodeJS.Timeout | undefined;
 
   private constructor(config: MediaPoolConfig, log: PoolLogger) {
     super();
@@ -91,6 +111,7 @@ export class MediaWorkerPool extends EventEmitter<{
         ready: Promise.resolve(),
         routers: 0,
         restarts: 0,
+        load: 0,
       };
       pool.#slots.push(slot);
       slot.ready = pool.#startWorker(slot);
@@ -106,6 +127,11 @@ export class MediaWorkerPool extends EventEmitter<{
       pool.close();
       throw error;
     }
+    pool.#loadTimer = setInterval(
+      () => void pool.#sampleLoads(),
+      config.loadSampleMs ?? DEFAULT_LOAD_SAMPLE_MS,
+    );
+    pool.#loadTimer.unref();
     return pool;
   }
 
@@ -156,6 +182,8 @@ export class MediaWorkerPool extends EventEmitter<{
     }
     slot.worker = worker;
     slot.routers = 0;
+    slot.load = 0;
+    slot.lastCpu = undefined;
     worker.on('died', (error) => this.#onDied(slot, worker, error));
     this.#log.info({ index: slot.index, pid: worker.pid, port: slot.port }, 'media worker started');
   }
@@ -191,11 +219,50 @@ export class MediaWorkerPool extends EventEmitter<{
   }
 
   /**
-   * Creates a router for a room on the least loaded live worker (fewest routers), waiting
-   * for a restarting worker only when no worker is alive.
+   * Reads every live worker's CPU time and updates its smoothed load (share of one core
+   * since the previous reading). A worker that cannot answer (dying) keeps its last load.
+   */
+  async #sampleLoads(): Promise<void> {
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const worker = slot.worker;
+        if (!worker || worker.closed || worker.died) return;
+        try {
+          const usage = await worker.getResourceUsage();
+          const now = performance.now();
+          const cpuMs = usage.ru_utime + usage.ru_stime;
+          const last = slot.lastCpu;
+          if (slot.worker !== worker) return;
+          slot.lastCpu = { cpuMs, at: now };
+          if (!last || now <= last.at) return;
+          const share = Math.max(0, (cpuMs - last.cpuMs) / (now - last.at));
+          slot.load = LOAD_SMOOTHING * share + (1 - LOAD_SMOOTHING) * slot.load;
+        } catch {
+          // The worker is going away: its death is handled by #onDied.
+        }
+      }),
+    );
+  }
+
+  /** The measured load of a worker (smoothed share of one core; 0 when unknown). */
+  loadOf(index: number): number {
+    return this.#slots[index]?.load ?? 0;
+  }
+
+  /** Indexes of the workers that are alive now. */
+  liveWorkers(): number[] {
+    return this.#slots.filter((slot) => slot.worker && slot.webRtcServer).map((slot) => slot.index);
+  }
+
+  /**
+   * Creates a router on the least loaded live worker (measured CPU; fewer routers between
+   * workers of about the same load), waiting for a restarting worker only when no worker
+   * is alive. Workers in `avoid` (those a room already has a router on) are chosen only
+   * when no other is alive.
    */
   async createRouter(
     appData: Record<string, unknown> = {},
+    { avoid }: { avoid?: ReadonlySet<number> } = {},
   ): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer; workerIndex: number }> {
     if (this.#closed) throw new Error('media worker pool is closed');
     let live = this.#slots.filter((slot) => slot.worker && slot.webRtcServer);
@@ -206,7 +273,8 @@ export class MediaWorkerPool extends EventEmitter<{
       live = this.#slots.filter((slot) => slot.worker && slot.webRtcServer);
       if (live.length === 0) throw new Error('no media worker is available');
     }
-    const slot = live.reduce((best, s) => (s.routers < best.routers ? s : best), live[0] as Slot);
+    const preferred = avoid ? live.filter((slot) => !avoid.has(slot.index)) : live;
+    const slot = leastLoaded(preferred.length > 0 ? preferred : live);
     const worker = slot.worker as types.Worker;
     const webRtcServer = slot.webRtcServer as types.WebRtcServer;
     const router = await worker.createRouter({ mediaCodecs: roomMediaCodecs, appData });
@@ -227,6 +295,7 @@ export class MediaWorkerPool extends EventEmitter<{
           port: slot.port,
           routers: slot.routers,
           restarts: slot.restarts,
+          load: slot.load,
         };
         if (!slot.worker || !base.alive) return base;
         try {
@@ -252,6 +321,16 @@ export class MediaWorkerPool extends EventEmitter<{
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#loadTimer);
     for (const slot of this.#slots) slot.worker?.close();
   }
+}
+
+/** The slot with the lowest measured load; between loads within LOAD_TIE, the fewest routers. */
+function leastLoaded(slots: Slot[]): Slot {
+  return slots.reduce((best, slot) => {
+    if (slot.load < best.load - LOAD_TIE) return slot;
+    if (slot.load > best.load + LOAD_TIE) return best;
+    return slot.routers < best.routers ? slot : best;
+  }, slots[0] as Slot);
 }

@@ -141,11 +141,15 @@ export const notifications = {
   producerResumed: z.object({ peerId: idSchema, producerId: idSchema }),
   consumerClosed: z.object({ consumerId: idSchema, producerId: idSchema }),
   /**
-   * The room's media was lost (its worker died): every transport, producer and consumer of
-   * the call is gone. Still joined, still in the call and in the chat: create the transports
-   * again, send again, and consume the producers announced from now on.
+   * The media worker this participant's call was on died: every transport, producer and
+   * consumer of its call is gone. Still joined, still in the call and in the chat: create
+   * the transports again, send again, and consume `producers` (the others' producers that
+   * live on, e.g. on another worker of the room) and those announced from now on.
    */
-  mediaReset: z.object({ reason: z.string() }),
+  mediaReset: z.object({
+    reason: z.string(),
+    producers: z.array(z.object({ peerId: idSchema }).extend(producerInfoSchema.shape)),
+  }),
   ...chatNotifications,
   ...hostNotifications,
   ...adaptationNotifications,

@@ -56,6 +56,7 @@ export async function createApp(config: Config): Promise<App> {
     metrics,
     pool,
     maxParticipants: config.maxPeersPerRoom,
+    media: config.roomMedia,
     limits: config.participantLimits,
     iceConfig: (participantId) => ({
       iceServers: iceServersFor(config.turn, participantId),

@@ -22,6 +22,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MEDIA_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  MEDIA_ROUTER_PARTICIPANTS: z.coerce.number().int().min(1).max(500).default(25),
+  MEDIA_ROUTER_MAX_LOAD: z.coerce.number().min(0.05).max(1).default(0.85),
   RTC_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
   RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
   RTC_PORT: port.default(40000),
@@ -117,6 +119,8 @@ export interface Config {
   host: string;
   logLevel: string;
   media: { numWorkers: number; listenIp: string; announcedAddress: string; basePort: number };
+  /** How one room spreads over workers (see RoomMedia). */
+  roomMedia: { participantsPerRouter: number; maxWorkerLoad: number };
   maxPeersPerRoom: number;
   webDir: string;
   turn: TurnConfig;
@@ -190,6 +194,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       announcedAddress:
         e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress()),
       basePort: e.RTC_PORT,
+    },
+    roomMedia: {
+      participantsPerRouter: e.MEDIA_ROUTER_PARTICIPANTS,
+      maxWorkerLoad: e.MEDIA_ROUTER_MAX_LOAD,
     },
     maxPeersPerRoom: e.MAX_PEERS_PER_ROOM,
     webDir: e.WEB_DIR,

@@ -4,13 +4,13 @@
 // raised at once and lowered only after a hold. Raw peers produce without sending RTP: the
 // server's consumers are looked at directly (paused, preferred layers).
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { MAX_VIEW_TILES, requests } from '@meet/protocol';
 import { LOWER_HOLD_MS } from '../src/room/dynacast.js';
 import type { RoomMedia } from '../src/room/room-media.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { RawPeer, opusRtpParameters, waitUntil, type ProtooNotification } from './support/raw-peer.js';
+import { speakingMicrophone } from './support/speaking-microphone.js';
 
 let server: TestServer;
 const peers: RawPeer[] = [];
@@ -483,74 +483,6 @@ describe('sources and the join answer', () => {
   });
 });
 
-/** An RTP packet of an Opus stream with the ssrc-audio-level header extension (id 1, RFC 6464). */
-function opusPacketWithLevel(ssrc: number, seq: number, timestamp: number, dBov: number): Buffer {
-  const header = Buffer.alloc(12);
-  header[0] = 0x90; // version 2, extension
-  header[1] = 100; // payload type
-  header.writeUInt16BE(seq & 0xffff, 2);
-  header.writeUInt32BE(timestamp >>> 0, 4);
-  header.writeUInt32BE(ssrc, 8);
-  // One-byte header extensions (0xBEDE), one 32-bit word: id 1, length 1, voice bit and level.
-  const extension = Buffer.from([0xbe, 0xde, 0x00, 0x01, 0x10, 0x80 | Math.min(127, -dBov), 0x00, 0x00]);
-  return Buffer.concat([header, extension, Buffer.from([0xfc, 0xff, 0xfe])]);
-}
-
-/**
- * A microphone of `ownerId` that speaks (at -20 dBov unless `level` says otherwise): it arrives over a plain RTP transport on
- * the room's router (a test cannot cheaply speak ICE/DTLS), indexed in the room as any
- * microphone is. `stop()` stops sending; `close()` closes it.
- */
-async function speakingMicrophone(
-  media: RoomMedia,
-  ownerId: string,
-  /** dBov of packet `seq` (default: steady -20). */
-  level: (seq: number) => number = () => -20,
-) {
-  const plain = await media.router.createPlainTransport({
-    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-    rtcpMux: true,
-    comedia: true,
-  });
-  const ssrc = ++ssrcCounter;
-  const producer = await plain.produce<{ source: 'mic' }>({
-    kind: 'audio',
-    rtpParameters: {
-      codecs: [
-        {
-          mimeType: 'audio/opus',
-          payloadType: 100,
-          clockRate: 48000,
-          channels: 2,
-          parameters: {},
-          rtcpFeedback: [],
-        },
-      ],
-      headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: 1 }],
-      encodings: [{ ssrc }],
-      rtcp: { cname: `levels-${ssrc}` },
-    },
-    appData: { source: 'mic' },
-  });
-  media.addProducer(ownerId, producer, () => undefined);
-  const socket = dgram.createSocket('udp4');
-  let seq = 0;
-  const timer = setInterval(() => {
-    seq++;
-    socket.send(opusPacketWithLevel(ssrc, seq, seq * 960, level(seq)), plain.tuple.localPort, '127.0.0.1');
-  }, 20);
-  const stop = () => clearInterval(timer);
-  return {
-    stop,
-    close() {
-      stop();
-      socket.close();
-      producer.close();
-      plain.close();
-    },
-  };
-}
-
 async function roomMediaOf(who: Joined): Promise<RoomMedia> {
   await transport(who, 'send');
   const media = await (await serverParticipant(who)).room.currentMedia();
@@ -604,7 +536,7 @@ describe('audio levels and the active speaker from real RTP', () => {
     // Speech-like: 200 ms syllables at -10 dBov between 200 ms pauses (a steady level looks
     // like background noise to the dominant speaker detection).
     const syllables = (seq: number) => (Math.floor(seq / 10) % 2 === 0 ? -10 : -100);
-    const mic = await speakingMicrophone(await roomMediaOf(alice), alice.peerId, syllables);
+    const mic = await speakingMicrophone(await roomMediaOf(alice), alice.peerId, { level: syllables });
     try {
       await bob.peer.waitFor(
         'Alice to become the active speaker',

@@ -12,6 +12,7 @@ import type { Room } from '../src/room/room.js';
 import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { waitUntil } from './support/raw-peer.js';
+import { homeOf } from './support/room-media.js';
 
 describe('loadConfig', () => {
   test('defaults work on a laptop', () => {
@@ -330,14 +331,14 @@ describe('rooms on the real media worker pool', () => {
     assert.equal(room.closed, true);
     assert.equal(closeEvents, 1);
     assert.equal(room.participants.size, 0);
-    assert.equal(media.router.closed, true);
+    assert.equal(homeOf(media).router.closed, true);
     assert.equal(bobsTransport.closed, true, "the last peer's transports were closed");
     assert.equal(server.app.rooms.list().includes(room), false);
 
     const again = await getRoom(roomId);
     assert.notEqual(again, room, 'a new room is made for the same id');
     assert.equal(again.closed, false);
-    assert.notEqual((await again.ensureMedia()).router.id, media.router.id);
+    assert.notEqual(homeOf(await again.ensureMedia()).id, homeOf(media).router.id);
     again.close();
   });
 
@@ -357,8 +358,12 @@ describe('rooms on the real media worker pool', () => {
     const b = await getRoom(newRoomId('b'));
     assert.notEqual(a, b);
     const [mediaA, mediaB] = [await a.ensureMedia(), await b.ensureMedia()];
-    assert.notEqual(mediaA.router.id, mediaB.router.id);
-    assert.notEqual(mediaA.workerIndex, mediaB.workerIndex, 'the least loaded worker is chosen');
+    assert.notEqual(homeOf(mediaA).id, homeOf(mediaB).id);
+    assert.notEqual(
+      homeOf(mediaA).workerIndex,
+      homeOf(mediaB).workerIndex,
+      'the least loaded worker is chosen',
+    );
     assert.deepEqual(
       (await server.app.pool.health()).map((w) => w.routers),
       [1, 1],

@@ -21,6 +21,7 @@ import {
   type ProtooNotification,
   type ProtooResponse,
 } from './support/raw-peer.js';
+import { homeOf } from './support/room-media.js';
 
 const MiB = 1024 * 1024;
 let roomCounter = 0;
@@ -170,7 +171,7 @@ describe('caps hold under pipelined requests', () => {
     assert.equal(participant.transports.size, 4);
     const media = await main.room(roomId).currentMedia();
     assert.ok(media);
-    assert.equal((await media.router.dump()).transportIds.length, 4, 'the router holds 4 transports');
+    assert.equal((await homeOf(media).router.dump()).transportIds.length, 4, 'the router holds 4 transports');
   });
 
   test('producers asked at once, several per source: one per source, the rest refused with a reason', async () => {
@@ -396,7 +397,7 @@ describe('phantom media', () => {
     const media = await room.currentMedia();
     assert.ok(media);
     assert.equal(media.producerCount, 0, 'no producer left in the room');
-    assert.deepEqual((await media.router.dump()).transportIds, [recv], 'only the observer transport');
+    assert.deepEqual((await homeOf(media).router.dump()).transportIds, [recv], 'only the observer transport');
     assert.equal(main.participant(roomId, observer.peerId).consumers.size, 0);
     t.diagnostic(`24 vanishing peers: ${announced} producers announced (each closed), ${consumed} consumed`);
   });

@@ -14,6 +14,7 @@ import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { scrape, samplesOf, valueOf, type Metrics } from './support/metrics.js';
 import { RawPeer, clientDtlsParameters, opusRtpParameters, waitUntil } from './support/raw-peer.js';
 import { connectIceOverTcp, sendRtpLikeOverTcp, stunOverTcp } from './support/stun.js';
+import { homeOf } from './support/room-media.js';
 
 const token = `metrics-token-${process.pid}-${randomUUID()}`;
 
@@ -245,8 +246,11 @@ describe('with METRICS_TOKEN', () => {
     const media = await room?.currentMedia();
     assert.ok(media);
     const m = await scrapeNow();
-    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(media.workerIndex) }), 1);
-    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(1 - media.workerIndex) }), 0);
+    assert.equal(valueOf(m, 'meet_media_worker_routers', { worker: String(homeOf(media).workerIndex) }), 1);
+    assert.equal(
+      valueOf(m, 'meet_media_worker_routers', { worker: String(1 - homeOf(media).workerIndex) }),
+      0,
+    );
 
     await closeAll();
     assert.deepEqual(gauges(await scrapeNow()), none);
@@ -267,8 +271,8 @@ describe('with METRICS_TOKEN', () => {
     const room = (await server.app.rooms.list()).find((r) => r.id === roomId);
     const media = await room?.currentMedia();
     assert.ok(room && media);
-    const worker = String(media.workerIndex);
-    const port = (await server.app.pool.health()).find((w) => w.index === media.workerIndex)?.port;
+    const worker = String(homeOf(media).workerIndex);
+    const port = (await server.app.pool.health()).find((w) => w.index === homeOf(media).workerIndex)?.port;
     assert.ok(port);
     const bytes = (m: Metrics) => ({
       received: valueOf(m, 'meet_webrtc_received_bytes_total', { worker }) as number,

@@ -15,6 +15,7 @@ import {
   refusedUpgrade,
   waitUntil,
 } from './support/raw-peer.js';
+import { homeOf } from './support/room-media.js';
 
 const MAX_PEERS = 2;
 
@@ -121,7 +122,7 @@ describe('a valid flow', () => {
       assert.ok(transport.iceCandidates.length > 0);
       const media = await room.currentMedia();
       assert.ok(media, 'the first transport made the router');
-      const port = (await server.app.pool.health()).find((w) => w.index === media.workerIndex)?.port;
+      const port = (await server.app.pool.health()).find((w) => w.index === homeOf(media).workerIndex)?.port;
       for (const candidate of transport.iceCandidates) {
         assert.equal(candidate.address, '127.0.0.1', 'announced address');
         assert.equal(candidate.port, port, "the port of the room's worker WebRtcServer");

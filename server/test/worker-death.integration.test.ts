@@ -85,9 +85,13 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
   const doomedMedia = await doomed.currentMedia();
   const safeMedia = await safe.currentMedia();
   assert.ok(doomedMedia && safeMedia);
-  assert.notEqual(doomedMedia.workerIndex, safeMedia.workerIndex, 'the rooms are on different workers');
-  const pid = await pidOfWorker(doomedMedia.workerIndex);
-  const safePid = await pidOfWorker(safeMedia.workerIndex);
+  const doomedWorker = doomedMedia.home?.workerIndex;
+  const safeWorker = safeMedia.home?.workerIndex;
+  assert.ok(doomedWorker !== undefined && safeWorker !== undefined);
+  const doomedRouterId = doomedMedia.home?.id;
+  assert.notEqual(doomedWorker, safeWorker, 'the rooms are on different workers');
+  const pid = await pidOfWorker(doomedWorker);
+  const safePid = await pidOfWorker(safeWorker);
 
   const restarted = once(server.app.pool, 'workerRestarted', { signal: AbortSignal.timeout(15_000) });
   process.kill(pid, 'SIGKILL');
@@ -135,25 +139,25 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
   assert.deepEqual(carol.peer.notifications('mediaReset'), []);
   assert.equal(carol.peer.isOpen, true);
   assert.equal(safe.closed, false);
-  assert.equal(await pidOfWorker(safeMedia.workerIndex), safePid);
+  assert.equal(await pidOfWorker(safeWorker), safePid);
 
   // The worker is replaced.
   const [index] = (await restarted) as [number];
-  assert.equal(index, doomedMedia.workerIndex);
-  const newPid = await pidOfWorker(doomedMedia.workerIndex);
+  assert.equal(index, doomedWorker);
+  const newPid = await pidOfWorker(doomedWorker);
   assert.notEqual(newPid, pid);
   assert.deepEqual(await healthBody(), { status: 200, body: { status: 'ok' } });
   const poolHealth = await server.app.pool.health();
   assert.ok(poolHealth.every((w) => w.alive));
-  assert.equal(poolHealth.find((w) => w.index === doomedMedia.workerIndex)?.restarts, 1);
-  assert.equal(poolHealth.find((w) => w.index === safeMedia.workerIndex)?.restarts, 0);
+  assert.equal(poolHealth.find((w) => w.index === doomedWorker)?.restarts, 1);
+  assert.equal(poolHealth.find((w) => w.index === safeWorker)?.restarts, 0);
   // The metrics tell the same: the doomed worker restarted once, with its new pid.
   const metrics = await scrape(`${server.url}/metrics`, metricsToken);
   const worker = (index: number) => ({ worker: String(index) });
-  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(doomedMedia.workerIndex)), 1);
-  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(safeMedia.workerIndex)), 0);
-  assert.equal(valueOf(metrics, 'meet_media_worker_pid', worker(doomedMedia.workerIndex)), newPid);
-  assert.equal(valueOf(metrics, 'meet_media_worker_up', worker(doomedMedia.workerIndex)), 1);
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(doomedWorker)), 1);
+  assert.equal(valueOf(metrics, 'meet_media_worker_restarts_total', worker(safeWorker)), 0);
+  assert.equal(valueOf(metrics, 'meet_media_worker_pid', worker(doomedWorker)), newPid);
+  assert.equal(valueOf(metrics, 'meet_media_worker_up', worker(doomedWorker)), 1);
 
   // The callers set their media up again on a new router, and media flows between them.
   const again = await alice.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
@@ -171,7 +175,7 @@ test("killing a room's worker resets its callers' media only: sockets, chat and 
   assert.ok(rebuilt && rebuilt !== doomedMedia && !rebuilt.closed);
   // The new router has its own speaker observers.
   assert.deepEqual((await dana.peer.nextNotification('activeSpeaker')).data, { peerId: alice.peerId });
-  assert.notEqual(rebuilt.router.id, doomedMedia.router.id);
+  assert.notEqual(rebuilt.home?.id, doomedRouterId);
   const recv = await bob.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'recv' });
   await waitUntil('Bob to hear of the new producer', () =>
     bob.peer.notifications('newProducer').some((n) => n.data.id === produced.id),

@@ -108,13 +108,13 @@ export class MediaCollector {
     const transports: Array<{ transport: types.WebRtcTransport; worker: number }> = [];
     for (const room of rooms.list()) {
       snapshot.rooms++;
-      const media = await room.currentMedia();
       for (const participant of room.participants.values()) {
         snapshot.connections++;
         if (participant.joined) snapshot.participants[participant.inCall ? 'call' : 'chat']++;
         for (const transport of participant.transports.values()) {
           snapshot.transports[transport.appData.direction]++;
-          if (media) transports.push({ transport, worker: media.workerIndex });
+          const place = participant.media?.place;
+          if (place) transports.push({ transport, worker: place.workerIndex });
         }
         for (const producer of participant.producers.values()) snapshot.producers[producer.appData.source]++;
         for (const consumer of participant.consumers.values()) snapshot.consumers[consumer.appData.source]++;
@@ -147,6 +147,7 @@ export class MediaCollector {
         port: 0,
         routers: 0,
         restarts: 0,
+        load: 0,
       }));
     return Promise.all(
       health.map(async (worker) => ({
@@ -302,9 +303,17 @@ export function registerMediaMetrics(registry: Registry, collector: MediaCollect
   gauge('meet_media_worker_pid', 'Process id of the live media worker.', ['worker'], (m, s) => {
     for (const w of alive(s)) if (w.pid !== undefined) m.set({ worker: String(w.index) }, w.pid);
   });
-  gauge('meet_media_worker_routers', 'Rooms (routers) hosted by the media worker.', ['worker'], (m, s) => {
+  gauge('meet_media_worker_routers', 'Room routers hosted by the media worker.', ['worker'], (m, s) => {
     for (const w of s.workers) m.set({ worker: String(w.index) }, w.routers);
   });
+  gauge(
+    'meet_media_worker_load',
+    'Measured CPU load of the media worker (smoothed share of one core) that room placement uses.',
+    ['worker'],
+    (m, s) => {
+      for (const w of alive(s)) m.set({ worker: String(w.index) }, w.load);
+    },
+  );
   counter(
     'meet_media_worker_restarts_total',
     'Times the media worker died and was replaced.',

@@ -1,5 +1,5 @@
 // What one participant holds in the call: its WebRTC transports, producers and consumers,
-// on its room's current media (RoomMedia). It enforces the participant's limits, and what
+// on one router (RoomRouter) of its room's current media (RoomMedia). It enforces the participant's limits, and what
 // an `await` created after the set was closed (the participant left the call or the room,
 // or the room's worker died meanwhile) is closed at once and never announced.
 import type { types } from 'mediasoup';
@@ -29,6 +29,7 @@ import {
   type PreferredLayers,
 } from '../media/layers.js';
 import type { RoomMedia } from '../room/room-media.js';
+import type { RoomRouter } from '../room/room-router.js';
 import type { ParticipantLimits } from './limits.js';
 import { ConsumerView } from './view.js';
 
@@ -61,6 +62,8 @@ export class ParticipantMedia {
   readonly producers = new Map<string, Producer>();
   readonly consumers = new Map<string, Consumer>();
   readonly roomMedia: RoomMedia;
+  /** The router of the room this participant's transports are on. */
+  readonly place: RoomRouter;
   readonly #ownerId: string;
   readonly #limits: ParticipantLimits;
   readonly #hooks: MediaHooks;
@@ -71,21 +74,23 @@ export class ParticipantMedia {
   /** `viewed`: the participant set a view before (on media since lost): video waits for the next. */
   constructor(
     roomMedia: RoomMedia,
+    place: RoomRouter,
     ownerId: string,
     limits: ParticipantLimits,
     hooks: MediaHooks,
     viewed = false,
   ) {
     this.roomMedia = roomMedia;
+    this.place = place;
     this.#ownerId = ownerId;
     this.#limits = limits;
     this.#hooks = hooks;
     this.#view = new ConsumerView(viewed);
   }
 
-  /** Closed by the participant, or lost with the room's media. */
+  /** Closed by the participant, or lost with its router (or the room's whole media). */
   get closed(): boolean {
-    return this.#closed || this.roomMedia.closed;
+    return this.#closed || this.place.closed || this.roomMedia.closed;
   }
 
   /** Keeps what an await created only if this set is still open; otherwise closes it. */
@@ -121,7 +126,7 @@ export class ParticipantMedia {
     if (this.transports.size >= this.#limits.transports)
       throw tooMany(`a participant may hold at most ${this.#limits.transports} transports`);
     const transport = this.#adopt(
-      await createTransport(this.roomMedia, { direction, forceTcp: forceTcp ?? false }),
+      await createTransport(this.place, { direction, forceTcp: forceTcp ?? false }),
       'transport',
     );
     this.transports.set(transport.id, transport);
@@ -168,7 +173,7 @@ export class ParticipantMedia {
       'producer',
     );
     this.producers.set(producer.id, producer);
-    this.roomMedia.addProducer(this.#ownerId, producer, (maxSpatialLayer) =>
+    this.roomMedia.addProducer(this.#ownerId, producer, this.place, (maxSpatialLayer) =>
       this.#hooks.tell('producerLayers', { producerId: producer.id, maxSpatialLayer }),
     );
     this.#reportProducerScore(producer);
@@ -213,15 +218,25 @@ export class ParticipantMedia {
     const transport = this.ownTransport(transportId, 'recv');
     const found = this.roomMedia.findProducer(producerId);
     if (!found) throw notFound(`producer ${producerId} is not in this room`);
-    const { ownerId, producer } = found;
+    const { ownerId } = found;
     if (ownerId === this.#ownerId) throw forbidden('a participant cannot consume its own producer');
     for (const existing of this.consumers.values()) {
       if (existing.producerId === producerId) throw conflict(`already consuming producer ${producerId}`);
     }
     if (this.consumers.size >= this.#limits.consumers)
       throw tooMany(`a participant may hold at most ${this.#limits.consumers} consumers`);
-    if (!this.roomMedia.router.canConsume({ producerId, rtpCapabilities }))
+    // Every router has the same codecs: the producer's own router answers for this one.
+    if (!found.router.router.canConsume({ producerId, rtpCapabilities }))
       throw badRequest(`this browser cannot receive the codec of producer ${producerId}`);
+    // On this participant's router: piped there first when it was sent to another one.
+    let producer;
+    try {
+      producer = await this.roomMedia.producerOn(producerId, this.place);
+    } catch (error) {
+      throw refusedByMediasoup(error, 'consume');
+    }
+    if (!producer) throw notFound(`producer ${producerId} closed meanwhile`);
+    if (this.closed) throw conflict('the call ended while the consumer was being created');
     const consumer = this.#adopt(
       await consumeOn(transport, { producer, rtpCapabilities, peerId: ownerId }),
       'consumer',
@@ -375,6 +390,7 @@ export class ParticipantMedia {
     if (this.#closed) return;
     this.#closed = true;
     for (const transport of this.transports.values()) transport.close();
+    this.roomMedia.leave(this.#ownerId, this.place);
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();

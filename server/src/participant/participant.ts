@@ -20,6 +20,7 @@ import type { IdentityInfo } from '../auth/identity.js';
 import { SignalingError, conflict, tooMany } from '../signaling/errors.js';
 import type { Room } from '../room/room.js';
 import { SerialQueue, TokenBucket, type ParticipantLimits } from './limits.js';
+import type { RoomRouter } from '../room/room-router.js';
 import { ParticipantMedia, type Consumer, type Producer, type Transport } from './participant-media.js';
 import { handlers, allowedBeforeJoin } from './requests.js';
 
@@ -166,16 +167,32 @@ export class Participant {
    */
   async ensureMedia(): Promise<ParticipantMedia> {
     if (this.media) return this.media;
-    const roomMedia = await this.room.ensureMedia().catch((error: unknown) => {
+    const unavailable = (error: unknown) => {
       // No live worker (all restarting) or the room closing: not the client's doing, and
       // it may work in a moment.
       this.log.warn({ err: error }, 'no media for this room');
-      throw new SignalingError(ErrorCode.Unavailable, 'the media server is not available: try again shortly');
-    });
-    if (this.closed || !this.joined) throw conflict('left the room meanwhile');
-    if (this.media) return this.media;
+      return new SignalingError(
+        ErrorCode.Unavailable,
+        'the media server is not available: try again shortly',
+      );
+    };
+    let roomMedia;
+    let place;
+    try {
+      roomMedia = await this.room.ensureMedia();
+      place = await roomMedia.place(this.id);
+    } catch (error) {
+      throw unavailable(error);
+    }
+    if (this.closed || !this.joined || this.media) {
+      roomMedia.leave(this.id, place);
+      if (this.media) return this.media;
+      throw conflict('left the room meanwhile');
+    }
+    this.log.debug({ worker: place.workerIndex, router: place.id }, 'media placed');
     this.#media = new ParticipantMedia(
       roomMedia,
+      place,
       this.id,
       this.limits,
       {
@@ -230,14 +247,21 @@ export class Participant {
   }
 
   /**
-   * The room's media was lost (its worker died): what the participant held is gone; it
-   * stays in the room and in the call, and is told to set its media up again.
+   * The room's media, or the router this participant's media was on, was lost (its worker
+   * died): what the participant held is gone; it stays in the room and in the call, and is
+   * told to set its media up again. With `router`, only if its media was on that one.
    */
-  resetMedia(reason: string): void {
-    if (!this.#media) return;
+  resetMedia(reason: string, router?: RoomRouter): void {
+    if (!this.#media || (router && this.#media.place !== router)) return;
     this.#closeMedia();
     // Also to someone still setting the call up (no transport yet): it starts again.
-    this.notify('mediaReset', { reason });
+    const producers = this.room
+      .joinedParticipants()
+      .filter((other) => other !== this)
+      .flatMap((other) =>
+        (other.media?.producerInfos() ?? []).map((info) => ({ peerId: other.id, ...info })),
+      );
+    this.notify('mediaReset', { reason, producers });
   }
 
   presence(): { status: PeerStatus; inCall: boolean } {

@@ -16,13 +16,15 @@ import { canSee } from '../chat/messages.js';
 import { SerialQueue, type ParticipantLimits } from '../participant/limits.js';
 import { Participant } from '../participant/participant.js';
 import { RoomHosts } from './hosts.js';
-import { RoomMedia } from './room-media.js';
+import { RoomMedia, type RoomMediaOptions } from './room-media.js';
 
 export interface RoomOptions {
   db: Db;
   metrics: ServerMetrics;
   pool: MediaWorkerPool;
   maxParticipants: number;
+  /** How a room spreads over workers. */
+  media: RoomMediaOptions;
   limits: ParticipantLimits;
   /** ICE servers (with fresh TURN credentials) and transport policy for one participant. */
   iceConfig: (participantId: string) => ResponseData<'getIceServers'>;
@@ -89,17 +91,24 @@ export class Room extends EventEmitter<{ close: [] }> {
   ensureMedia(): Promise<RoomMedia> {
     if (this.#closed) return Promise.reject(new Error(`room ${this.id} is closed`));
     if (!this.#media) {
-      const creating = RoomMedia.create(this.#options.pool, this.id);
+      const creating = RoomMedia.create(this.#options.pool, this.id, this.#options.media);
       this.#media = creating;
       creating.then(
         (media) => {
-          this.log.info({ worker: media.workerIndex }, 'room media created');
+          this.log.info({ worker: media.home?.workerIndex }, 'room media created');
           if (this.#closed || this.#media !== creating) {
             media.close();
             return;
           }
           this.#madeMedia = media;
           media.once('lost', (reason) => this.#onMediaLost(creating, reason));
+          media.on('routerLost', (router, reason) => {
+            this.log.warn(
+              { worker: router.workerIndex, reason },
+              'a router of the room was lost; its callers set their media up again',
+            );
+            for (const participant of this.participants.values()) participant.resetMedia(reason, router);
+          });
           this.#listenToSpeakers(media);
         },
         () => {

@@ -207,10 +207,17 @@ export class Receiver {
     }
   }
 
-  /** The media server restarted: every producer is gone and is announced again when re-sent. */
-  forgetProducers(): void {
+  /**
+   * Our media server went: our consumers are gone, and of the room's producers only `live`
+   * remain (the others' on a live worker); the rest are announced again when re-sent. They
+   * are consumed by the next subscribe.
+   */
+  forgetProducers(live: ReadonlyArray<ProducerInfo & { peerId: string }>): void {
     this.unsubscribe();
     for (const peerId of this.#roomProducers.keys()) this.#roomProducers.set(peerId, []);
+    for (const { peerId, ...producer } of live) {
+      this.#roomProducers.set(peerId, [...(this.#roomProducers.get(peerId) ?? []), producer]);
+    }
   }
 
   producerAdded(peerId: string, producer: ProducerInfo): void {

@@ -4,7 +4,7 @@
 // ($state) for the room page, which composes these parts.
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
-import type { MutableSource } from '@meet/protocol';
+import type { MutableSource, NotificationData } from '@meet/protocol';
 import { RoomChat } from '../chat/chat.svelte.js';
 import { ConnectionHealth } from './connection-health.svelte.js';
 import { HostControls } from './hosts.svelte.js';
@@ -136,8 +136,9 @@ export class CallSession {
         producerPaused: ({ peerId, producerId }) => this.receiver.setPaused(peerId, producerId, true),
         producerResumed: ({ peerId, producerId }) => this.receiver.setPaused(peerId, producerId, false),
         chatMessage: ({ message }) => this.chat.onMessage(message),
+        chatMessages: ({ messages }) => this.chat.onMessages(messages),
         chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
-        mediaReset: () => void this.#restartCall(),
+        mediaReset: ({ producers }) => void this.#restartCall(producers),
         // What the server reports of what we send (dynacast layers, uplink score).
         ...this.publisher.handlers(),
         // What the server reports of what we receive (receiver.svelte.ts).
@@ -211,13 +212,13 @@ export class CallSession {
   }
 
   /**
-   * The room's media server restarted (its worker died): every transport, producer and
-   * consumer is gone, on every side. The chat and the socket stay; the call is set up again
-   * and the others' media arrives as they send it again.
+   * The media worker our call was on died: our transports, producers and consumers are gone.
+   * The chat and the socket stay; the call is set up again, with the others' producers that
+   * live on (`producers`, e.g. on another worker) and those sent again later.
    */
-  async #restartCall(): Promise<void> {
+  async #restartCall(producers: NotificationData<'mediaReset'>['producers']): Promise<void> {
     this.#dropMedia({ keepPeers: true });
-    this.receiver.forgetProducers();
+    this.receiver.forgetProducers(producers);
     if (this.mode !== 'call' || this.status !== 'joined') return;
     this.#notice = 'The media server restarted; reconnecting the call…';
     try {
