@@ -21,6 +21,12 @@
 //            --scenarios adaptive, or add it to the list)
 //            [--adaptive-sizes 9,16,25] [--viewers 3] [--layers-kbps 150,500,1500]
 //            [--baseline-kbps 800] [--switch-samples 12]
+//   spread   the same meeting (N = 6, 10, all publishing a camera and a microphone, everyone
+//            receiving everyone) on our server with 2 workers, once on one router and once
+//            spread over two routers on the two workers (producers piped between them): the
+//            CPU per forwarded Mbit of each and their ratio (bench/spread.ts; this platform
+//            only, not in the default list: --scenarios spread --sfu meet)
+//            [--spread-sizes 6,10] [--spread-repeats 1] [--spread-video-kbps 200]
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -47,8 +53,16 @@ import {
 } from './load/report.js';
 import { LoadSession, type LoadResult, type Target } from './load/runner.js';
 import { startMeetServer } from './load/server-process.js';
+import {
+  defaultSpreadOptions,
+  runSpread,
+  spreadNotes,
+  spreadRatios,
+  spreadTable,
+  type SpreadResult,
+} from './spread.js';
 
-type Scenario = 'meeting' | 'webinar' | 'rooms' | 'browser' | 'adaptive';
+type Scenario = 'meeting' | 'webinar' | 'rooms' | 'browser' | 'adaptive' | 'spread';
 type Sfu = 'meet' | 'janus';
 
 export interface BenchOptions {
@@ -64,12 +78,13 @@ export interface BenchOptions {
   browserJoins: number;
   lossLimitPct: number;
   adaptive: Omit<AdaptiveOptions, 'duration' | 'warmup' | 'log'>;
+  spread: typeof defaultSpreadOptions;
   out: string | null;
   log: (line: string) => void;
 }
 
 export interface ScenarioRun {
-  scenario: Exclude<Scenario, 'browser' | 'adaptive'>;
+  scenario: Exclude<Scenario, 'browser' | 'adaptive' | 'spread'>;
   sfu: Sfu;
   steps: Array<{ step: string; result: LoadResult }>;
   /** Why the scenario stopped where it did. */
@@ -91,6 +106,8 @@ export interface BenchResult {
     steps: AdaptiveStep[];
     table: string;
   } | null;
+  /** The spread scenario (absent when it did not run). */
+  spread?: SpreadResult | null;
   table: string;
   sideBySide: string;
   notes: string[];
@@ -259,7 +276,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   };
   const media = { video: {}, audio: {} };
   const load = options.scenarios.filter(
-    (s): s is ScenarioRun['scenario'] => s !== 'browser' && s !== 'adaptive',
+    (s): s is ScenarioRun['scenario'] => s !== 'browser' && s !== 'adaptive' && s !== 'spread',
   );
   if (options.sfus.includes('meet')) {
     for (const scenario of load) {
@@ -361,6 +378,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       table: adaptiveTable(steps),
     };
   }
+  let spread: SpreadResult | null = null;
+  if (options.scenarios.includes('spread') && options.sfus.includes('meet')) {
+    // Servers of its own (two workers, the placement set per case): not with --url.
+    if (options.url) notes.push('spread scenario: not run against --url (it starts servers of its own)');
+    else
+      spread = await runSpread({
+        ...options.spread,
+        duration: options.duration,
+        warmup: options.warmup,
+        threads: options.threads,
+        log,
+      });
+  }
   if (options.scenarios.includes('browser')) {
     log('browser join time');
     const server = await meetServer();
@@ -415,6 +445,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     browser,
     janus: janusInfo,
     adaptive,
+    spread,
     table,
     sideBySide: sideBySide(runs),
     notes,
@@ -436,6 +467,17 @@ export function printBench(result: BenchResult, log: (line: string) => void = co
       'Adaptive scenario (3x3 page; adaptive = simulcast + setView + dynacast, baseline = one encoding, no view):',
     );
     log(result.adaptive.table);
+  }
+  if (result.spread) {
+    log('');
+    log(
+      'Spread scenario (one room, MEDIA_WORKERS=2: one router on one worker, or two routers on the two workers):',
+    );
+    log(result.spread.table);
+    log('');
+    log(result.spread.ratios);
+    for (const error of result.spread.errors) log(`spread error: ${error}`);
+    for (const note of result.spread.notes) log(`spread note: ${note}`);
   }
   if (result.sideBySide.split('\n').length > 2) {
     log('');
@@ -523,6 +565,27 @@ export function renderAdaptiveMarkdown(result: BenchResult): string {
   return lines.join('\n');
 }
 
+const SPREAD_START = '<!-- bench:spread:start -->';
+const SPREAD_END = '<!-- bench:spread:end -->';
+
+/** The spread scenario's results section, rendered from a run. */
+export function renderSpreadMarkdown(result: BenchResult): string {
+  const m = result.machine;
+  const s = result.spread;
+  if (!s) return '';
+  const o = s.options;
+  const lines = [
+    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (2 workers). Window ${String(o.duration)} s after ${String(o.warmup)} s of warm-up; load generator in ${String(o.threads)} threads. Each participant: one 640x360 VP8 encoding at ${fmt(o.videoBitrate / 1000, 0)} kbit/s and Opus at ${fmt(o.audioBitrate / 1000, 0)} kbit/s; ${String(o.repeats)} run(s) per case.`,
+    '',
+    s.table,
+    '',
+    s.ratios,
+  ];
+  const notes = [...s.errors.map((e) => `failed: ${e}`), ...s.notes];
+  if (notes.length) lines.push('', 'Notes of the run:', '', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
 function replaceSection(text: string, path: string, startMarker: string, endMarker: string, body: string) {
   const start = text.indexOf(startMarker);
   const end = text.indexOf(endMarker);
@@ -540,6 +603,8 @@ export function updateDoc(path: string, result: BenchResult): void {
     text = replaceSection(text, path, DOC_START, DOC_END, renderResultsMarkdown(result));
   if (result.adaptive)
     text = replaceSection(text, path, ADAPTIVE_START, ADAPTIVE_END, renderAdaptiveMarkdown(result));
+  if (result.spread)
+    text = replaceSection(text, path, SPREAD_START, SPREAD_END, renderSpreadMarkdown(result));
   writeFileSync(path, text);
 }
 
@@ -567,6 +632,9 @@ export function parseBenchArgs(
       },
       'baseline-kbps': { type: 'string', default: String(defaultAdaptiveOptions.baselineBitrate / 1000) },
       'switch-samples': { type: 'string', default: String(defaultAdaptiveOptions.switchSamples) },
+      'spread-sizes': { type: 'string', default: defaultSpreadOptions.sizes.join(',') },
+      'spread-repeats': { type: 'string', default: String(defaultSpreadOptions.repeats) },
+      'spread-video-kbps': { type: 'string', default: String(defaultSpreadOptions.videoBitrate / 1000) },
     },
   });
   const numbers = (value: string, name: string) => {
@@ -584,7 +652,7 @@ export function parseBenchArgs(
     url: values.url,
     scenarios: list(
       values.scenarios,
-      ['meeting', 'webinar', 'rooms', 'browser', 'adaptive'] as const,
+      ['meeting', 'webinar', 'rooms', 'browser', 'adaptive', 'spread'] as const,
       'scenarios',
     ),
     sfus: list(values.sfu, ['meet', 'janus'] as const, 'sfu'),
@@ -603,6 +671,12 @@ export function parseBenchArgs(
       layers: simulcastLayersFromKbps(numbers(values['layers-kbps'], 'layers-kbps')),
       baselineBitrate: (numbers(values['baseline-kbps'], 'baseline-kbps')[0] as number) * 1000,
       switchSamples: quick ? 4 : (numbers(values['switch-samples'], 'switch-samples')[0] as number),
+    },
+    spread: {
+      ...defaultSpreadOptions,
+      sizes: quick ? [6] : numbers(values['spread-sizes'], 'spread-sizes'),
+      repeats: numbers(values['spread-repeats'], 'spread-repeats')[0] as number,
+      videoBitrate: (numbers(values['spread-video-kbps'], 'spread-video-kbps')[0] as number) * 1000,
     },
     out: values.out === '' ? null : values.out,
     log: console.log,
@@ -623,6 +697,12 @@ if (isMain(import.meta.url)) {
     result.table = markdownTable(tableHeader, rows.map(tableCells));
     result.sideBySide = sideBySide(result.runs);
     if (result.adaptive) result.adaptive.table = adaptiveTable(result.adaptive.steps);
+    if (result.spread) {
+      result.spread.table = spreadTable(result.spread.cases);
+      result.spread.ratios = spreadRatios(result.spread.cases);
+      result.spread.notes = spreadNotes(result.spread.cases);
+      result.spread.errors ??= [];
+    }
   } else {
     result = await runBench(options);
   }

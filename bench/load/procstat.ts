@@ -71,6 +71,8 @@ export interface ProcWindow {
   seconds: number;
   /** CPU seconds per second over the window (1.0 = one core busy). */
   cpu: number;
+  /** The same per process (pid → cores), e.g. each mediasoup worker of one server. */
+  cpuByPid: Record<number, number>;
   rssMiB: number;
   peakRssMiB: number;
 }
@@ -78,16 +80,20 @@ export interface ProcWindow {
 export function procWindow(start: ProcSample[], end: ProcSample[]): ProcWindow {
   let cpu = 0;
   let seconds = 0;
+  const byPid: Record<number, number> = {};
   for (const e of end) {
     const s = start.find((x) => x.pid === e.pid);
     if (!s) continue;
     seconds = Math.max(seconds, (e.at - s.at) / 1000);
     cpu += e.cpuSeconds - s.cpuSeconds;
+    byPid[e.pid] = e.cpuSeconds - s.cpuSeconds;
   }
+  const perSecond = (value: number) => (seconds > 0 ? value / seconds : 0);
   return {
     pids: end.map((e) => e.pid),
     seconds,
-    cpu: seconds > 0 ? cpu / seconds : 0,
+    cpu: perSecond(cpu),
+    cpuByPid: Object.fromEntries(Object.entries(byPid).map(([pid, value]) => [pid, perSecond(value)])),
     rssMiB: end.reduce((sum, e) => sum + e.rssKiB, 0) / 1024,
     peakRssMiB: end.reduce((sum, e) => sum + e.peakRssKiB, 0) / 1024,
   };
