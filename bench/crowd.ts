@@ -138,11 +138,18 @@ export async function runCrowd(options: CrowdOptions) {
           `Crowd ${i}`,
         );
         peer.onNotification = (method, data) => {
-          if (method !== 'chatMessage') return;
-          const key = `${i}:${(data as { message: { clientId: string } }).message.clientId}`;
-          const count = (delivered.get(key) ?? 0) + 1;
-          if (count > 1) duplicates++;
-          delivered.set(key, count);
+          // One message, or several stored in one batch (chatMessages).
+          if (method !== 'chatMessage' && method !== 'chatMessages') return;
+          const { message, messages } = data as {
+            message?: { clientId: string };
+            messages?: Array<{ clientId: string }>;
+          };
+          for (const { clientId } of messages ?? (message ? [message] : [])) {
+            const key = `${i}:${clientId}`;
+            const count = (delivered.get(key) ?? 0) + 1;
+            if (count > 1) duplicates++;
+            delivered.set(key, count);
+          }
         };
         peers[i] = peer;
         return performance.now() - started;

@@ -98,8 +98,17 @@ export const chatRequests = {
 export const peerStatusSchema = z.enum(['call', 'text', 'away']);
 export type PeerStatus = z.infer<typeof peerStatusSchema>;
 
+/** At most this many messages are stored in one transaction, and carried by one chatMessages. */
+export const maxMessagesPerBatch = 256;
+
 export const chatNotifications = {
+  /** A message someone else sent (or a private one to or from this participant). */
   chatMessage: z.object({ message: chatMessageSchema }),
+  /**
+   * Several such messages, stored together in one transaction, in seq order: sent instead of
+   * that many chatMessage notifications when a batch holds more than one for this participant.
+   */
+  chatMessages: z.object({ messages: z.array(chatMessageSchema).min(2).max(maxMessagesPerBatch) }),
   chatMessageUpdated: z.object({ message: chatMessageSchema }),
   peerStatus: z.object({ peerId: idSchema, status: peerStatusSchema, inCall: z.boolean() }),
 } as const;

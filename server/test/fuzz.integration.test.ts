@@ -340,10 +340,13 @@ class Client {
         remember(known.peers, { id: data.id as string, roomId: this.roomId });
         remember(known.identities, data.identityId as string);
         break;
-      case 'chatMessage': {
-        const message = data.message as { id: string; seq: string };
-        remember(known.messages, message.id);
-        remember(known.seqs, message.seq);
+      case 'chatMessage':
+      case 'chatMessages': {
+        const messages = (data.messages ?? [data.message]) as Array<{ id: string; seq: string }>;
+        for (const message of messages) {
+          remember(known.messages, message.id);
+          remember(known.seqs, message.seq);
+        }
         break;
       }
       case 'mediaReset':

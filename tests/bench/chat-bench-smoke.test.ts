@@ -4,41 +4,57 @@
 // never their timings.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runFanout } from '../../bench/chat-fanout.js';
+import { defaultScenarios, runFanout, type Scenario } from '../../bench/chat-fanout.js';
 import { runHistory } from '../../bench/chat-history.js';
 
-test('chat fan-out bench: 5 peers, 20 messages, every message delivered once and in order', async (t) => {
+test('chat fan-out bench: small scenarios, every message delivered once and in order', async (t) => {
+  const scenarios: Scenario[] = [
+    { ...defaultScenarios.sequential, peersPerRoom: 5, messages: 20 },
+    { ...defaultScenarios['one-room'], peersPerRoom: 5, sendersPerRoom: 5, messages: 60 },
+    { ...defaultScenarios['many-rooms'], rooms: 3, peersPerRoom: 4, sendersPerRoom: 4, messages: 60 },
+  ];
   const result = await runFanout({
-    messages: 20,
-    peers: 5,
     databases: ['embedded'],
+    scenarios,
     out: null,
     log: (line) => t.diagnostic(line),
   });
   assert.deepEqual(
-    result.rows.map((row) => row.mode),
-    ['sequential', 'concurrent'],
+    result.rows.map((row) => row.scenario),
+    ['sequential', 'one-room', 'many-rooms'],
   );
   for (const row of result.rows) {
-    assert.equal(row.messages, 20);
-    assert.equal(row.receiversPerMessage, 4);
     assert.deepEqual(
       row.checks,
       {
         sendErrors: 0,
         ackMismatches: 0,
+        ackedNotStored: 0,
         missing: 0,
         duplicates: 0,
-        outOfOrderPerSender: 0,
+        outOfOrder: 0,
         selfDeliveries: 0,
         unexpected: 0,
+        senderOrder: 0,
+        receiversOffStorage: 0,
       },
-      `${row.mode}: ${row.failures.join(', ')}`,
+      `${row.scenario}: ${row.failures.join(', ')}`,
     );
-    assert.equal(row.storedInDatabase, 20, `${row.mode}: rows stored`);
+    assert.equal(
+      row.storedInDatabase,
+      60 - (row.scenario === 'sequential' ? 40 : 0),
+      `${row.scenario}: rows stored`,
+    );
     assert.equal(row.ok, true);
   }
-  assert.equal(result.rows[1]?.senders, 5, 'the concurrent mode has as many senders as peers (at most 10)');
+  assert.deepEqual(
+    result.rows.map((row) => [row.senders, row.receiversPerMessage]),
+    [
+      [1, 4],
+      [5, 4],
+      [12, 3],
+    ],
+  );
 });
 
 test('chat history bench: 2,000 messages, pages contiguous and complete', async (t) => {

@@ -1,11 +1,12 @@
-// Chat messages in the database: idempotent send, visibility (public or private to two
-// identities), history pages by seq, edit, delete, read markers.
+// Chat messages in the database: the checks of a send (stored in batches: store-batch.ts),
+// visibility (public or private to two identities), history pages by seq, edit, delete, read
+// markers.
 import type { ChatMessage } from '@meet/protocol';
 import type { Db } from '../db/database.js';
 import { badRequest, conflict, forbidden, notFound } from '../signaling/errors.js';
 import { isMember } from './membership.js';
 
-const include = {
+export const include = {
   attachment: { select: { id: true, fileName: true, mimeType: true, size: true } },
 } as const;
 
@@ -51,42 +52,51 @@ export interface SendInput {
   attachmentId?: string | undefined;
 }
 
-export type PreparedSend =
-  | { existing: ChatMessage }
-  | {
-      existing?: undefined;
-      /** Inserts the message (one INSERT); `created: false` if a concurrent retry won. */
-      store(): Promise<{ message: ChatMessage; created: boolean }>;
-    };
+/** A checked message, ready to be stored with others of its room (see store-batch.ts). */
+export interface PendingMessage {
+  authorId: string;
+  clientId: string;
+  text: string;
+  recipient: { id: string; displayName: string } | null;
+  attachment: AttachmentRow | null;
+}
+
+export type AttachmentRow = NonNullable<Row['attachment']>;
+
+export type PreparedSend = { existing: ChatMessage } | { existing?: undefined; pending: PendingMessage };
 
 /**
- * Checks a send and returns either the message already stored under this
- * (room, author, clientId) — a retry after a lost acknowledgement — or a `store` step. The
- * checks run outside the room's ordered section; only the single INSERT runs inside.
+ * Checks a send before it joins its room's next batch, so that one bad message never fails
+ * the others: the recipient must be a member, the attachment the author's upload in this room
+ * and not yet posted. Returns the message already stored under this (room, author, clientId)
+ * — a retry after a lost acknowledgement — when that is known here; a plain text message
+ * needs no query at all (its retry is recognized by the batch's INSERT … ON CONFLICT).
  */
 export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSend> {
+  const pending: PendingMessage = {
+    authorId: input.authorId,
+    clientId: input.clientId,
+    text: input.text,
+    recipient: null,
+    attachment: null,
+  };
+  if (input.recipientId === undefined && input.attachmentId === undefined) return { pending };
+  // A retry of a message whose attachment is now posted (by this very message) is no conflict.
   const key = {
     roomId_authorId_clientId: { roomId: input.roomId, authorId: input.authorId, clientId: input.clientId },
   };
   const existing = await db.message.findUnique({ where: key, include });
   if (existing) return { existing: toChatMessage(existing) };
-
-  const author = await db.identity.findUniqueOrThrow({
-    where: { id: input.authorId },
-    select: { id: true, displayName: true },
-  });
-  let recipient: { id: string; displayName: string } | null = null;
   if (input.recipientId !== undefined) {
     if (input.recipientId === input.authorId)
       throw badRequest('a private message needs another participant as recipient');
     if (!(await isMember(db, input.roomId, input.recipientId)))
       throw notFound('the recipient is not a participant of this room');
-    recipient = await db.identity.findUniqueOrThrow({
+    pending.recipient = await db.identity.findUniqueOrThrow({
       where: { id: input.recipientId },
       select: { id: true, displayName: true },
     });
   }
-  let attachment: Row['attachment'] = null;
   if (input.attachmentId !== undefined) {
     const found = await db.attachment.findUnique({
       where: { id: input.attachmentId },
@@ -95,37 +105,14 @@ export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSen
     if (!found || found.roomId !== input.roomId) throw notFound('attachment not found in this room');
     if (found.uploaderId !== input.authorId) throw forbidden('the attachment was uploaded by someone else');
     if (found.message) throw conflict('the attachment is already part of a message');
-    attachment = { id: found.id, fileName: found.fileName, mimeType: found.mimeType, size: found.size };
+    pending.attachment = {
+      id: found.id,
+      fileName: found.fileName,
+      mimeType: found.mimeType,
+      size: found.size,
+    };
   }
-  return {
-    async store() {
-      // ON CONFLICT DO NOTHING: a concurrent retry with the same client id (or the attachment
-      // linked to another message meanwhile) inserts nothing instead of raising an error.
-      const [row] = await db.message
-        .createManyAndReturn({
-          data: {
-            roomId: input.roomId,
-            authorId: input.authorId,
-            authorName: author.displayName,
-            clientId: input.clientId,
-            text: input.text,
-            recipientId: recipient?.id ?? null,
-            recipientName: recipient?.displayName ?? null,
-            attachmentId: attachment?.id ?? null,
-          },
-          skipDuplicates: true,
-        })
-        .catch((error: unknown) => {
-          // The upload was removed (never posted in time) between the check and the insert.
-          if ((error as { code?: string }).code === 'P2003') throw notFound('the attachment has expired');
-          throw error;
-        });
-      if (row) return { message: toChatMessage({ ...row, attachment }), created: true };
-      const stored = await db.message.findUnique({ where: key, include });
-      if (!stored) throw conflict('the attachment is already part of a message');
-      return { message: toChatMessage(stored), created: false };
-    },
-  };
+  return { pending };
 }
 
 export async function history(

@@ -154,15 +154,9 @@ export const handlers: Handlers = {
       attachmentId: data.attachmentId,
     });
     if (prepared.existing) return { message: prepared.existing };
-    // Stored (committed) before anyone hears of it, and announced in seq order; a retried
-    // send is not announced twice.
-    return room.serializeChat(async () => {
-      const { message, created } = await prepared.store();
-      if (!created) return { message };
-      room.metrics.chatMessageStored(message.recipient !== null);
-      room.broadcastChat('chatMessage', message, participant.id);
-      return { message };
-    });
+    // Stored (committed, with whatever else the room sent meanwhile) before anyone hears of
+    // it, and announced in seq order; a retried send is not announced twice.
+    return { message: await room.chat.send(prepared.pending, participant.id) };
   },
   chatHistory: async (participant, { beforeSeq, limit }) => {
     const { room, identity } = participant;

@@ -13,6 +13,7 @@ import type { IdentityInfo } from '../auth/identity.js';
 import type { Db } from '../db/database.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
+import { RoomChat } from '../chat/room-chat.js';
 import { SerialQueue, type ParticipantLimits } from '../participant/limits.js';
 import { Participant } from '../participant/participant.js';
 import { RoomHosts } from './hosts.js';
@@ -46,8 +47,8 @@ export class Room extends EventEmitter<{ close: [] }> {
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
-  /** Chat writes, in order (see serializeChat). */
-  readonly #chatOrder = new SerialQueue(Number.POSITIVE_INFINITY);
+  /** Chat sends: stored in batches, in order, and announced per batch. */
+  readonly chat: RoomChat;
   /** Host changes (roles, membership, lock), in order (see serializeHostChange). */
   readonly #hostOrder = new SerialQueue(Number.POSITIVE_INFINITY);
   /** The media being made or made (a promise, so that concurrent first callers share it). */
@@ -60,6 +61,7 @@ export class Room extends EventEmitter<{ close: [] }> {
     this.id = id;
     this.log = log.child({ roomId: id });
     this.#options = options;
+    this.chat = new RoomChat(this);
   }
 
   get closed(): boolean {
@@ -207,15 +209,6 @@ export class Room extends EventEmitter<{ close: [] }> {
   }
 
   /**
-   * Runs chat writes of this room one after another, so that messages are stored (get
-   * their seq) and announced in the same order: with a connection pool, concurrent sends
-   * would otherwise commit and broadcast in any order.
-   */
-  serializeChat<T>(write: () => Promise<T>): Promise<T> {
-    return this.#chatOrder.run(write);
-  }
-
-  /**
    * Runs the hosts' changes to roles, memberships and the lock one after another, each
    * checking who is host inside: two hosts demoting or removing each other at the same
    * moment cannot both succeed and leave the room without a host.
@@ -224,8 +217,8 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#hostOrder.run(change);
   }
 
-  /** Sends a chat message (or its update) to every joined participant allowed to see it. */
-  broadcastChat(method: 'chatMessage' | 'chatMessageUpdated', message: ChatMessage, exceptId?: string): void {
+  /** Sends a chat message's update to every joined participant allowed to see it. */
+  broadcastChat(method: 'chatMessageUpdated', message: ChatMessage, exceptId?: string): void {
     for (const participant of this.participants.values()) {
       if (participant.joined && participant.id !== exceptId && canSee(message, participant.identity.id))
         participant.notify(method, { message });

@@ -129,16 +129,22 @@ export class RoomChat {
   }
 
   onMessage(message: ChatMessage): void {
-    // Read live, as it arrives (panel open, page visible, nothing unread above it): no divider.
+    this.onMessages([message]);
+  }
+
+  /** Messages that arrived together (chatMessages: stored in one batch), in seq order. */
+  onMessages(messages: ChatMessage[]): void {
+    const last = messages.at(-1);
+    if (!last) return;
+    // Read live, as they arrive (panel open, page visible, nothing unread above): no divider.
     const readingLive =
       this.panelOpen &&
       document.visibilityState === 'visible' &&
       compareSeq(this.unreadFrom, this.lastReadSeq) >= 0;
-    if (readingLive) this.unreadFrom = message.seq;
-    this.#merge([message]);
-    this.pending = this.pending.filter(
-      (p) => p.clientId !== message.clientId || message.author?.id !== this.identityId,
-    );
+    if (readingLive) this.unreadFrom = last.seq;
+    this.#merge(messages);
+    const mine = new Set(messages.filter((m) => m.author?.id === this.identityId).map((m) => m.clientId));
+    this.pending = this.pending.filter((p) => !mine.has(p.clientId));
     this.#scheduleMarkRead();
   }
 

@@ -1,0 +1,109 @@
+// A room's chat sends: checked messages are stored in batches (send-batcher.ts, one
+// transaction each: store-batch.ts), then each joined participant gets the batch's messages
+// it may see in one notification, before their senders are acknowledged. Batches of a room
+// commit one after another, so seq order is arrival order and every participant receives the
+// room's messages in seq order; different rooms commit in parallel (the database pool).
+import { ErrorCode, type ChatMessage } from '@meet/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../db/database.js';
+import type { ServerMetrics } from '../metrics/registry.js';
+import type { Participant } from '../participant/participant.js';
+import { SignalingError } from '../signaling/errors.js';
+import { canSee, type PendingMessage } from './messages.js';
+import { SendBatcher, defaultBatchLimits, type BatchLimits } from './send-batcher.js';
+import { storeBatch, type StoreOutcome } from './store-batch.js';
+
+/** What the room chat needs of its room. */
+export interface ChatRoom {
+  readonly id: string;
+  readonly db: Db;
+  readonly metrics: ServerMetrics;
+  readonly log: FastifyBaseLogger;
+  joinedParticipants(): Participant[];
+}
+
+interface Send {
+  message: PendingMessage;
+  /** The sending participant (its other tabs are other participants: they are told). */
+  senderId: string;
+}
+
+export class RoomChat {
+  readonly #room: ChatRoom;
+  readonly #batcher: SendBatcher<Send, StoreOutcome>;
+
+  constructor(room: ChatRoom, limits: BatchLimits = defaultBatchLimits) {
+    this.#room = room;
+    this.#batcher = new SendBatcher(
+      (sends) => this.#commit(sends),
+      // Text as UTF-8 (at most 4 × 4000 bytes), and what every row carries besides.
+      (send) => Buffer.byteLength(send.message.text) + 256,
+      limits,
+    );
+  }
+
+  /** Sends waiting for the next batch (for tests and metrics). */
+  get queued(): number {
+    return this.#batcher.queued;
+  }
+
+  /** Sends in the batch being committed (0: none). */
+  get committing(): number {
+    return this.#batcher.committing;
+  }
+
+  /**
+   * Stores the message with the room's next batch and returns it once committed (and told to
+   * everyone else who may see it); a retry of a stored client id returns the stored message,
+   * announced no second time.
+   */
+  async send(message: PendingMessage, senderId: string): Promise<ChatMessage> {
+    const outcome = await this.#batcher.submit({ message, senderId });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.message;
+  }
+
+  async #commit(sends: Send[]): Promise<StoreOutcome[]> {
+    const room = this.#room;
+    let outcomes: StoreOutcome[];
+    try {
+      outcomes = await storeBatch(
+        room.db,
+        room.id,
+        sends.map((send) => send.message),
+      );
+    } catch (err) {
+      room.log.error({ err, messages: sends.length }, 'a batch of chat messages was not stored');
+      throw new SignalingError(
+        ErrorCode.Unavailable,
+        `the message was not stored (the database refused its batch of ${sends.length}): send it again`,
+      );
+    }
+    const created: Array<{ message: ChatMessage; senderId: string }> = [];
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok || !outcome.created) return;
+      created.push({ message: outcome.message, senderId: (sends[i] as Send).senderId });
+      room.metrics.chatMessageStored(outcome.message.recipient !== null);
+    });
+    this.#announce(created);
+    if (sends.length > 1)
+      room.log.debug({ messages: sends.length, stored: created.length }, 'chat batch stored');
+    return outcomes;
+  }
+
+  /** One notification per participant: the batch's messages it may see, in seq order. */
+  #announce(created: Array<{ message: ChatMessage; senderId: string }>): void {
+    if (created.length === 0) return;
+    created.sort((a, b) => (BigInt(a.message.seq) < BigInt(b.message.seq) ? -1 : 1));
+    for (const participant of this.#room.joinedParticipants()) {
+      const messages = created
+        .filter(
+          ({ message, senderId }) => senderId !== participant.id && canSee(message, participant.identity.id),
+        )
+        .map(({ message }) => message);
+      const [only] = messages;
+      if (messages.length === 1 && only) participant.notify('chatMessage', { message: only });
+      else if (messages.length > 1) participant.notify('chatMessages', { messages });
+    }
+  }
+}
