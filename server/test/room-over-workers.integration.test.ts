@@ -13,6 +13,9 @@ import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { speakingMicrophone } from './support/speaking-microphone.js';
 import { RawPeer, clientDtlsParameters, opusRtpParameters, waitUntil } from './support/raw-peer.js';
 
+/** Generous: worker restarts and observers are slow on a loaded 2-core machine. */
+const WAIT_MS = 30_000;
+
 let server: TestServer;
 const peers: RawPeer[] = [];
 let caps: Record<string, unknown>;
@@ -100,8 +103,10 @@ test('a room over two workers: placement, pipes where consumed, and a dead worke
   // Bob's microphone is piped to the first router, whose observers tell who speaks, though
   // nobody consumes it there.
   const bobMic = await sendsMicrophone(bob.peer, 21_000_002);
-  await waitUntil("Bob's mic to reach the speakers' router", async () =>
-    (await producersOnRouter(media, aliceWorker)).includes(bobMic),
+  await waitUntil(
+    "Bob's mic to reach the speakers' router",
+    async () => (await producersOnRouter(media, aliceWorker)).includes(bobMic),
+    WAIT_MS,
   );
 
   // A microphone speaking on Bob's router is heard by the observers on the first: Bob is the
@@ -109,10 +114,16 @@ test('a room over two workers: placement, pipes where consumed, and a dead worke
   const bobRouter = room.participants.get(bob.peerId)?.media?.place;
   assert.ok(bobRouter && bobRouter !== media.home);
   const speaking = await speakingMicrophone(media, bob.peerId, { router: bobRouter });
-  await waitUntil('Bob to be the active speaker', () => Promise.resolve(room.activeSpeaker === bob.peerId));
-  assert.ok(
-    alice.peer.notifications('activeSpeaker').some((n) => n.data.peerId === bob.peerId),
-    'Alice is told Bob speaks',
+  await waitUntil(
+    'Bob to be the active speaker',
+    () => Promise.resolve(room.activeSpeaker === bob.peerId),
+    WAIT_MS,
+  );
+  await waitUntil(
+    'Alice to be told Bob speaks',
+    () =>
+      Promise.resolve(alice.peer.notifications('activeSpeaker').some((n) => n.data.peerId === bob.peerId)),
+    WAIT_MS,
   );
   speaking.close();
 
@@ -122,17 +133,17 @@ test('a room over two workers: placement, pipes where consumed, and a dead worke
   assert.ok([aliceWorker, bobWorker].includes(workerOf(room, carol.peerId) as number));
   assert.equal(media.routers().length, 2, 'no third router on two workers');
   await carol.peer.close();
-  await waitUntil('Carol to leave', () => Promise.resolve(!room.participants.has(carol.peerId)));
+  await waitUntil('Carol to leave', () => Promise.resolve(!room.participants.has(carol.peerId)), WAIT_MS);
 
   // Bob's worker dies: Bob sets his media up again; Alice keeps hers.
   const aliceMedia = room.participants.get(alice.peerId)?.media;
   const bobPid = (await server.app.pool.health()).find((w) => w.index === bobWorker)?.pid;
   assert.ok(aliceMedia && bobPid);
-  const restarted = once(server.app.pool, 'workerRestarted', { signal: AbortSignal.timeout(15_000) });
+  const restarted = once(server.app.pool, 'workerRestarted', { signal: AbortSignal.timeout(WAIT_MS) });
   process.kill(bobPid, 'SIGKILL');
-  const reset = await bob.peer.nextNotification('mediaReset');
+  const reset = await bob.peer.nextNotification('mediaReset', WAIT_MS);
   assert.match(String(reset.data.reason), /media worker/);
-  const closed = await alice.peer.nextNotification('producerClosed');
+  const closed = await alice.peer.nextNotification('producerClosed', WAIT_MS);
   assert.deepEqual(closed.data, { peerId: bob.peerId, producerId: bobMic }, "Alice hears Bob's mic went");
   assert.deepEqual(alice.peer.notifications('mediaReset'), [], 'Alice is not reset');
   assert.equal(room.participants.get(alice.peerId)?.media, aliceMedia, 'Alice keeps her media');
@@ -158,19 +169,25 @@ test('a room over two workers: placement, pipes where consumed, and a dead worke
   const alicePid = (await server.app.pool.health()).find((w) => w.index === aliceWorker)?.pid;
   assert.ok(bobMedia && alicePid);
   process.kill(alicePid, 'SIGKILL');
-  await alice.peer.nextNotification('mediaReset');
-  await waitUntil('the speakers to move to the surviving router', () =>
-    Promise.resolve(media.home?.workerIndex === bobWorker),
+  await alice.peer.nextNotification('mediaReset', WAIT_MS);
+  await waitUntil(
+    'the speakers to move to the surviving router',
+    () => Promise.resolve(media.home?.workerIndex === bobWorker),
+    WAIT_MS,
   );
   assert.equal(room.participants.get(bob.peerId)?.media, bobMedia, 'Bob keeps his media');
   assert.equal(await currentOf(room), media);
-  await waitUntil('the first worker to restart', async () =>
-    (await server.app.pool.health()).every((w) => w.alive),
+  await waitUntil(
+    'the first worker to restart',
+    async () => (await server.app.pool.health()).every((w) => w.alive),
+    WAIT_MS,
   );
   const aliceMicAgain = await sendsMicrophone(alice.peer, 21_000_003);
   assert.equal(workerOf(room, alice.peerId), aliceWorker, 'Alice is back on the restarted worker');
-  await waitUntil("Alice's new mic to reach the speakers' new router", async () =>
-    (await producersOnRouter(media, bobWorker)).includes(aliceMicAgain),
+  await waitUntil(
+    "Alice's new mic to reach the speakers' new router",
+    async () => (await producersOnRouter(media, bobWorker)).includes(aliceMicAgain),
+    WAIT_MS,
   );
   for (const { peer } of [alice, bob]) assert.equal(peer.isOpen, true);
 });
