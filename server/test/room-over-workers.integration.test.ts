@@ -18,6 +18,7 @@ const WAIT_MS = 30_000;
 
 let server: TestServer;
 const peers: RawPeer[] = [];
+const cleanups: Array<() => void> = [];
 let caps: Record<string, unknown>;
 
 before(async () => {
@@ -25,6 +26,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const cleanup of cleanups) cleanup();
   await Promise.all(peers.map((peer) => peer.close()));
   await server?.close();
 });
@@ -114,6 +116,7 @@ test('a room over two workers: placement, pipes where consumed, and a dead worke
   const bobRouter = room.participants.get(bob.peerId)?.media?.place;
   assert.ok(bobRouter && bobRouter !== media.home);
   const speaking = await speakingMicrophone(media, bob.peerId, { router: bobRouter });
+  cleanups.push(() => speaking.close());
   await waitUntil(
     'Bob to be the active speaker',
     () => Promise.resolve(room.activeSpeaker === bob.peerId),

@@ -61,16 +61,23 @@ export async function speakingMicrophone(
   });
   media.addProducer(ownerId, producer, router, () => undefined);
   const socket = dgram.createSocket('udp4');
+  // A test that fails before close() must not be kept alive by its microphone.
+  socket.unref();
   let seq = 0;
   const timer = setInterval(() => {
     seq++;
     socket.send(opusPacketWithLevel(ssrc, seq, seq * 960, level(seq)), plain.tuple.localPort, '127.0.0.1');
   }, 20);
+  timer.unref();
   const stop = () => clearInterval(timer);
+  let closed = false;
   return {
     id: producer.id,
     stop,
+    /** Idempotent. */
     close() {
+      if (closed) return;
+      closed = true;
       stop();
       socket.close();
       producer.close();
