@@ -38,6 +38,7 @@ import {
   VideoSource,
   type AudioSourceOptions,
   type VideoSourceOptions,
+  timeToKeyframe,
 } from './media.js';
 import {
   reportOf,
@@ -617,22 +618,7 @@ export class JanusParticipant implements SimulatedParticipant {
   }: LayerSwitchRequest): Promise<number | undefined> {
     const stream = this.streams.find((s) => s.from === peerId && s.kind === 'video');
     if (!stream) throw new Error(`no video received from ${peerId}`);
-    const stats = stream.stats;
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const arrived = new Promise<number | undefined>((resolve) => {
-      stats.onKeyframe = (width, at) => {
-        if (width >= minWidth && width <= maxWidth) resolve(at - started);
-      };
-      timer = setTimeout(() => resolve(undefined), timeoutMs);
-    });
-    try {
-      await this.setView(tiles);
-      return await arrived;
-    } finally {
-      clearTimeout(timer);
-      stats.onKeyframe = undefined;
-    }
+    return timeToKeyframe(stream.stats, () => this.setView(tiles), { minWidth, maxWidth, timeoutMs });
   }
 
   async close(): Promise<void> {

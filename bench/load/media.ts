@@ -473,3 +473,29 @@ function diffCounts(a: Record<string, number>, b: Record<string, number>): Recor
   }
   return out;
 }
+
+/**
+ * Runs `change` (e.g. a new view) and resolves with the ms from its start to the first
+ * keyframe on `stats` whose width is within [minWidth, maxWidth]; undefined after `timeoutMs`.
+ */
+export async function timeToKeyframe(
+  stats: StreamStats,
+  change: () => Promise<void>,
+  { minWidth, maxWidth = Infinity, timeoutMs }: { minWidth: number; maxWidth?: number; timeoutMs: number },
+): Promise<number | undefined> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const arrived = new Promise<number | undefined>((resolve) => {
+    stats.onKeyframe = (width, at) => {
+      if (width >= minWidth && width <= maxWidth) resolve(at - started);
+    };
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    await change();
+    return await arrived;
+  } finally {
+    clearTimeout(timer);
+    stats.onKeyframe = undefined;
+  }
+}

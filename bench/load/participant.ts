@@ -24,6 +24,7 @@ import {
   type AudioSourceOptions,
   type StreamSnapshot,
   type VideoSourceOptions,
+  timeToKeyframe,
 } from './media.js';
 import {
   addSimulcastSenders,
@@ -397,22 +398,7 @@ export class MeetParticipant implements SimulatedParticipant {
   }: LayerSwitchRequest): Promise<number | undefined> {
     const stream = this.videoFrom(peerId);
     if (!stream) throw new Error(`no video received from ${peerId}`);
-    const stats = stream.stats;
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const arrived = new Promise<number | undefined>((resolve) => {
-      stats.onKeyframe = (width, at) => {
-        if (width >= minWidth && width <= maxWidth) resolve(at - started);
-      };
-      timer = setTimeout(() => resolve(undefined), timeoutMs);
-    });
-    try {
-      await this.setView(tiles);
-      return await arrived;
-    } finally {
-      clearTimeout(timer);
-      stats.onKeyframe = undefined;
-    }
+    return timeToKeyframe(stream.stats, () => this.setView(tiles), { minWidth, maxWidth, timeoutMs });
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<msc.Transport> {
