@@ -19,7 +19,10 @@ import { registerHealthRoute } from './health/health.js';
 import { MediaCollector, registerMediaMetrics } from './metrics/media-collector.js';
 import { ServerMetrics } from './metrics/registry.js';
 import { registerMetricsRoutes } from './metrics/routes.js';
+import { Cluster } from './cluster/cluster.js';
+import { muteForHost } from './participant/host-requests.js';
 import { RoomRegistry } from './room/registry.js';
+import { notFound } from './signaling/errors.js';
 import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
 import { isClientSocketError } from './signaling/ws-transport.js';
@@ -30,6 +33,8 @@ export interface App {
   rooms: RoomRegistry;
   database: Database;
   metrics: ServerMetrics;
+  /** This node's part in a cluster (REDIS_URL), if any. */
+  cluster: Cluster | undefined;
   close(): Promise<void>;
 }
 
@@ -51,7 +56,41 @@ export async function createApp(config: Config): Promise<App> {
   pool.on('workerDied', ({ index, pid }) => fastify.log.error({ index, pid }, 'media worker died'));
   const db = database.prisma;
   const metrics = new ServerMetrics();
+  // The registry comes after the cluster (its rooms link through it): counted once it exists.
+  let countRooms = () => 0;
+  let cluster: Cluster | undefined;
+  if (config.cluster) {
+    try {
+      cluster = await Cluster.start({
+        config: config.cluster,
+        listenIp: config.media.listenIp,
+        log: fastify.log.child({ component: 'cluster' }),
+        info: () => {
+          const workers = pool.liveWorkers();
+          const load =
+            workers.reduce((sum, index) => sum + pool.loadOf(index), 0) / Math.max(1, workers.length);
+          return { load, rooms: countRooms() };
+        },
+        hostActions: {
+          mute: async (room, { peerId, source, by }) => {
+            const target = room.participants.get(peerId);
+            if (!target?.joined || target.closed) throw notFound(`participant ${peerId} is not in this room`);
+            await muteForHost(target, source, by);
+          },
+        },
+      });
+    } catch (error) {
+      pool.close();
+      await database.close();
+      throw error;
+    }
+    const nodeId = cluster.nodeId;
+    fastify.addHook('onSend', async (_request, reply) => {
+      reply.header('x-meet-node', nodeId);
+    });
+  }
   const rooms = new RoomRegistry(fastify.log, {
+    cluster,
     db,
     metrics,
     pool,
@@ -64,10 +103,12 @@ export async function createApp(config: Config): Promise<App> {
       iceServersTtl: config.turn.secret && config.turn.urls.length ? config.turn.ttlSeconds : null,
     }),
   });
+  countRooms = () => rooms.list().length;
   registerMediaMetrics(metrics.registry, new MediaCollector({ pool, rooms, db }));
   try {
     await registerMetricsRoutes(fastify, metrics, config.metrics);
   } catch (error) {
+    await cluster?.close();
     pool.close();
     await database.close();
     throw error;
@@ -133,8 +174,10 @@ export async function createApp(config: Config): Promise<App> {
     rooms,
     database,
     metrics,
+    cluster,
     async close() {
       rooms.closeAll();
+      await cluster?.close();
       await cleanup.stop();
       await fastify.close();
       pool.close();

@@ -1,4 +1,6 @@
 // Configuration from environment variables, validated at start-up. Defaults work on a laptop.
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +60,16 @@ const envSchema = z.object({
     .min(1)
     .default(fileURLToPath(new URL('../../.data', import.meta.url))),
   ATTACHMENTS_DIR: z.string().min(1).optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
+    .optional(),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'NODE_ID: 1-64 letters, digits, dots, dashes or underscores')
+    .optional(),
+  CLUSTER_PIPE_ADDRESS: z.ipv4().or(z.ipv6()).optional(),
+  CLUSTER_NODE_TTL_MS: z.coerce.number().int().min(1000).max(600_000).default(6000),
   ATTACHMENT_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -151,6 +163,17 @@ export interface Config {
    * `listen`, it is served on that separate address only. With neither it is not served.
    */
   metrics: { token: string | undefined; listen: { host: string; port: number } | undefined };
+  /** Several nodes sharing Redis and PostgreSQL (REDIS_URL); undefined: a single node. */
+  cluster: ClusterConfig | undefined;
+}
+
+export interface ClusterConfig {
+  redisUrl: string;
+  nodeId: string;
+  /** The address other nodes reach this node's pipe transports at. */
+  pipeAddress: string;
+  /** A node's registry entry expires this long after its last heartbeat. */
+  nodeTtlMs: number;
 }
 
 /** TRUST_PROXY: true/false, or the proxies' addresses/CIDRs (comma-separated). */
@@ -183,7 +206,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ICE_TRANSPORT_POLICY === 'relay' && !e.TURN_URLS.some((url) => !url.startsWith('stun:'))) {
     throw new Error('invalid configuration: ICE_TRANSPORT_POLICY=relay needs turn: URLs in TURN_URLS');
   }
+  if (e.REDIS_URL && !e.DATABASE_URL) {
+    throw new Error(
+      'invalid configuration: REDIS_URL (several nodes) needs DATABASE_URL: nodes share one PostgreSQL, not an embedded database each',
+    );
+  }
   const listenIsSpecific = e.RTC_LISTEN_IP !== '0.0.0.0' && e.RTC_LISTEN_IP !== '::';
+  const announcedAddress =
+    e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress());
+  if (e.REDIS_URL && !e.CLUSTER_PIPE_ADDRESS && isIP(announcedAddress) === 0) {
+    throw new Error(
+      `invalid configuration: RTC_ANNOUNCED_ADDRESS is a name (${announcedAddress}); set CLUSTER_PIPE_ADDRESS to the IP other nodes reach this one at`,
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -191,8 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     media: {
       numWorkers: e.MEDIA_WORKERS ?? os.availableParallelism(),
       listenIp: e.RTC_LISTEN_IP,
-      announcedAddress:
-        e.RTC_ANNOUNCED_ADDRESS ?? (listenIsSpecific ? e.RTC_LISTEN_IP : detectAnnouncedAddress()),
+      announcedAddress,
       basePort: e.RTC_PORT,
     },
     roomMedia: {
@@ -230,5 +264,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     rateLimits: { identities: e.IDENTITY_RATE_LIMIT, uploads: e.UPLOAD_RATE_LIMIT },
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
+    cluster: e.REDIS_URL
+      ? {
+          redisUrl: e.REDIS_URL,
+          nodeId: e.NODE_ID ?? `node-${randomUUID().slice(0, 8)}`,
+          pipeAddress: e.CLUSTER_PIPE_ADDRESS ?? announcedAddress,
+          nodeTtlMs: e.CLUSTER_NODE_TTL_MS,
+        }
+      : undefined,
   };
 }

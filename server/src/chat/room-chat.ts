@@ -11,7 +11,14 @@ import type { Participant } from '../participant/participant.js';
 import { SignalingError } from '../signaling/errors.js';
 import { canSee, type PendingMessage } from './messages.js';
 import { SendBatcher, defaultBatchLimits, type BatchLimits } from './send-batcher.js';
-import { storeBatch, type StoreOutcome } from './store-batch.js';
+import { ChatOrder, type OrderedBatch, type Sent } from './chat-order.js';
+import {
+  lastSeqOf,
+  messagesBetween,
+  storeBatch,
+  storeBatchInOrder,
+  type StoreOutcome,
+} from './store-batch.js';
 
 /** What the room chat needs of its room. */
 export interface ChatRoom {
@@ -31,6 +38,8 @@ interface Send {
 export class RoomChat {
   readonly #room: ChatRoom;
   readonly #batcher: SendBatcher<Send, StoreOutcome>;
+  /** With several nodes: how batches from every node are chained in seq order, and told to the others. */
+  #cluster: { order: ChatOrder; publish: (batch: OrderedBatch) => void } | undefined;
 
   constructor(room: ChatRoom, limits: BatchLimits = defaultBatchLimits) {
     this.#room = room;
@@ -40,6 +49,32 @@ export class RoomChat {
       (send) => Buffer.byteLength(send.message.text) + 256,
       limits,
     );
+  }
+
+  /**
+   * The room has participants on other nodes too: batches commit under the room's lock and
+   * are delivered here in chain order (ChatOrder), and each is published for the others.
+   */
+  spanNodes(publish: (batch: OrderedBatch) => void): void {
+    const room = this.#room;
+    this.#cluster = {
+      publish,
+      order: new ChatOrder({
+        start: lastSeqOf(room.db, room.id),
+        deliver: (sent) => this.#announce(sent),
+        fill: (after, upTo) => messagesBetween(room.db, room.id, after, upTo),
+        log: room.log,
+      }),
+    };
+  }
+
+  /** A batch committed on another node. */
+  receive(batch: OrderedBatch): void {
+    this.#cluster?.order.push(batch);
+  }
+
+  close(): void {
+    this.#cluster?.order.close();
   }
 
   /** Sends waiting for the next batch (for tests and metrics). */
@@ -66,12 +101,11 @@ export class RoomChat {
   async #commit(sends: Send[]): Promise<StoreOutcome[]> {
     const room = this.#room;
     let outcomes: StoreOutcome[];
+    let previousSeq = '0';
     try {
-      outcomes = await storeBatch(
-        room.db,
-        room.id,
-        sends.map((send) => send.message),
-      );
+      const messages = sends.map((send) => send.message);
+      if (this.#cluster) ({ outcomes, previousSeq } = await storeBatchInOrder(room.db, room.id, messages));
+      else outcomes = await storeBatch(room.db, room.id, messages);
     } catch (err) {
       room.log.error({ err, messages: sends.length }, 'a batch of chat messages was not stored');
       throw new SignalingError(
@@ -79,22 +113,28 @@ export class RoomChat {
         `the message was not stored (the database refused its batch of ${sends.length}): send it again`,
       );
     }
-    const created: Array<{ message: ChatMessage; senderId: string }> = [];
+    const created: Sent[] = [];
     outcomes.forEach((outcome, i) => {
       if (!outcome.ok || !outcome.created) return;
       created.push({ message: outcome.message, senderId: (sends[i] as Send).senderId });
       room.metrics.chatMessageStored(outcome.message.recipient !== null);
     });
-    this.#announce(created);
+    created.sort((a, b) => (BigInt(a.message.seq) < BigInt(b.message.seq) ? -1 : 1));
+    if (this.#cluster && created.length > 0) {
+      const batch = { previousSeq, sent: created };
+      this.#cluster.order.push(batch);
+      this.#cluster.publish(batch);
+    } else {
+      this.#announce(created);
+    }
     if (sends.length > 1)
       room.log.debug({ messages: sends.length, stored: created.length }, 'chat batch stored');
     return outcomes;
   }
 
-  /** One notification per participant: the batch's messages it may see, in seq order. */
-  #announce(created: Array<{ message: ChatMessage; senderId: string }>): void {
+  /** One notification per participant here: the batch's messages it may see, in seq order. */
+  #announce(created: Sent[]): void {
     if (created.length === 0) return;
-    created.sort((a, b) => (BigInt(a.message.seq) < BigInt(b.message.seq) ? -1 : 1));
     for (const participant of this.#room.joinedParticipants()) {
       const messages = created
         .filter(

@@ -136,3 +136,47 @@ export async function storeBatch(
     return outcome;
   });
 }
+
+/**
+ * For several nodes (a room's senders on more than one): stores the batch as `storeBatch`
+ * does, inside a transaction that first takes the room's advisory lock, so that the room's
+ * batches commit one after another whichever node sends them. `previousSeq` is the room's
+ * highest seq before this batch ("0": none), read under that lock: each node delivers a
+ * room's batches by chaining them on it (ChatOrder), in seq order, whatever order the bus
+ * brings them in.
+ */
+export async function storeBatchInOrder(
+  db: Db,
+  roomId: string,
+  batch: readonly PendingMessage[],
+): Promise<{ outcomes: StoreOutcome[]; previousSeq: string }> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`meet-chat:${roomId}`}, 0))`;
+    const [row] = await tx.$queryRaw<Array<{ max: bigint | null }>>`
+      SELECT max("seq") AS "max" FROM "messages" WHERE "room_id" = ${roomId}`;
+    const outcomes = await storeBatch(tx as Db, roomId, batch);
+    return { outcomes, previousSeq: (row?.max ?? 0n).toString() };
+  });
+}
+
+/** The room's highest seq now ("0": no message yet). */
+export async function lastSeqOf(db: Db, roomId: string): Promise<string> {
+  const [row] = await db.$queryRaw<Array<{ max: bigint | null }>>`
+    SELECT max("seq") AS "max" FROM "messages" WHERE "room_id" = ${roomId}`;
+  return (row?.max ?? 0n).toString();
+}
+
+/** The room's messages with seq in (afterSeq, upToSeq], in seq order (a gap to fill). */
+export async function messagesBetween(
+  db: Db,
+  roomId: string,
+  afterSeq: string,
+  upToSeq: string,
+): Promise<ChatMessage[]> {
+  const rows = await db.message.findMany({
+    where: { roomId, seq: { gt: BigInt(afterSeq), lte: BigInt(upToSeq) } },
+    orderBy: { seq: 'asc' },
+    include,
+  });
+  return rows.map(toChatMessage);
+}

@@ -22,6 +22,33 @@ function inRoom(participant: Participant, peerId: string): Participant {
   return target;
 }
 
+/** Who a joined participant is, on this node or (several nodes) on another one. */
+function anywhereInRoom(
+  participant: Participant,
+  peerId: string,
+): { identityId: string; displayName: string; nodeId?: string } {
+  const local = participant.room.participants.get(peerId);
+  if (local?.joined && !local.closed)
+    return { identityId: local.identity.id, displayName: local.displayName ?? '' };
+  const remote = participant.room.link?.remotePeer(peerId);
+  if (!remote) throw notFound(`participant ${peerId} is not in this room`);
+  return { identityId: remote.info.identityId, displayName: remote.info.displayName, nodeId: remote.nodeId };
+}
+
+/**
+ * Pauses the target's microphone or camera for a host (on the target's own node): everyone
+ * is told `producerPaused`, the target `mutedByHost`.
+ */
+export async function muteForHost(target: Participant, source: MutableSource, by: string): Promise<void> {
+  const producer = [...target.producers.values()].find((p) => p.appData.source === source);
+  if (!producer) throw notFound(`${target.displayName ?? target.id} is not sending a ${sourceName[source]}`);
+  if (producer.paused) return;
+  // The same path as the owner's own pause: everyone else is told `producerPaused`.
+  await target.media?.setProducerPaused(producer.id, true);
+  if (producer.closed) return;
+  target.notify('mutedByHost', { source, producerId: producer.id, by });
+}
+
 /** Someone waiting in the room's lobby by id. */
 function inLobby(participant: Participant, peerId: string): Participant {
   const target = participant.room.hosts.waiting(peerId);
@@ -60,31 +87,37 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
     participant.room.serializeHostChange(async () => {
       requireHost(participant, 'remove participants');
       const { room } = participant;
-      const target = inRoom(participant, peerId);
-      if (target.identity.id === participant.identity.id)
+      const target = anywhereInRoom(participant, peerId);
+      if (target.identityId === participant.identity.id)
         throw badRequest('a host cannot remove themselves (leave instead)');
-      await removeMembership(room.db, room.id, target.identity.id);
-      // Every connection of that person goes: no membership is left to stand on.
+      await removeMembership(room.db, room.id, target.identityId);
+      // Every connection of that person goes, on every node: no membership is left to stand on.
       const reason = `${nameOf(participant)} removed you from the meeting`;
-      for (const connection of room.participantsOf(target.identity.id)) {
+      room.link?.publish({ t: 'removeIdentity', identityId: target.identityId, reason });
+      for (const connection of room.participantsOf(target.identityId)) {
         connection.notify('removed', { reason });
         connection.disconnect(reason);
       }
-      participant.log.info({ removed: target.id }, 'participant removed by a host');
+      participant.log.info({ removed: peerId }, 'participant removed by a host');
       return {};
     }),
 
   muteParticipant: async (participant, { peerId, source }) => {
     requireHost(participant, `turn off someone's ${sourceName[source]}`);
-    const target = inRoom(participant, peerId);
-    const producer = [...target.producers.values()].find((p) => p.appData.source === source);
-    if (!producer) throw notFound(`${target.displayName ?? peerId} is not sending a ${sourceName[source]}`);
-    if (producer.paused) return {};
-    // The same path as the owner's own pause: everyone else is told `producerPaused`.
-    await target.media?.setProducerPaused(producer.id, true);
-    if (producer.closed) return {};
-    target.notify('mutedByHost', { source, producerId: producer.id, by: nameOf(participant) });
-    participant.log.info({ target: target.id, source }, 'muted by a host');
+    const { room } = participant;
+    const target = anywhereInRoom(participant, peerId);
+    if (target.nodeId && room.link) {
+      // Connected to another node: that node pauses it and tells everyone.
+      await room.link.ask(target.nodeId, 'mute', {
+        roomId: room.id,
+        peerId,
+        source,
+        by: nameOf(participant),
+      });
+    } else {
+      await muteForHost(inRoom(participant, peerId), source, nameOf(participant));
+    }
+    participant.log.info({ target: peerId, source }, 'muted by a host');
     return {};
   },
 
@@ -92,19 +125,13 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
     participant.room.serializeHostChange(async () => {
       requireHost(participant, 'change roles');
       const { room } = participant;
-      const target = inRoom(participant, peerId);
-      if (target.identity.id === participant.identity.id)
+      const target = anywhereInRoom(participant, peerId);
+      if (target.identityId === participant.identity.id)
         throw badRequest('a host cannot change their own role');
-      if (!(await setMemberRole(room.db, room.id, target.identity.id, role)))
+      if (!(await setMemberRole(room.db, room.id, target.identityId, role)))
         throw notFound(`participant ${peerId} is no longer a member of this room`);
-      for (const connection of room.participantsOf(target.identity.id)) {
-        if (!connection.joined || connection.role === role) continue;
-        connection.role = role;
-        // To everyone, the person included.
-        room.broadcast('roleChanged', { peerId: connection.id, role });
-        if (role === 'host') room.hosts.tellLobby(connection);
-      }
-      participant.log.info({ target: target.id, role }, 'role changed by a host');
+      room.applyRole(target.identityId, role, { everywhere: true });
+      participant.log.info({ target: peerId, role }, 'role changed by a host');
       return {};
     }),
 

@@ -216,19 +216,16 @@ export class ParticipantMedia {
     rtpCapabilities: types.RtpCapabilities,
   ): Promise<ResponseData<'consume'>> {
     const transport = this.ownTransport(transportId, 'recv');
-    const found = this.roomMedia.findProducer(producerId);
-    if (!found) throw notFound(`producer ${producerId} is not in this room`);
-    const { ownerId } = found;
+    const ownerId = this.roomMedia.producerOwner(producerId);
+    if (!ownerId) throw notFound(`producer ${producerId} is not in this room`);
     if (ownerId === this.#ownerId) throw forbidden('a participant cannot consume its own producer');
     for (const existing of this.consumers.values()) {
       if (existing.producerId === producerId) throw conflict(`already consuming producer ${producerId}`);
     }
     if (this.consumers.size >= this.#limits.consumers)
       throw tooMany(`a participant may hold at most ${this.#limits.consumers} consumers`);
-    // Every router has the same codecs: the producer's own router answers for this one.
-    if (!found.router.router.canConsume({ producerId, rtpCapabilities }))
-      throw badRequest(`this browser cannot receive the codec of producer ${producerId}`);
-    // On this participant's router: piped there first when it was sent to another one.
+    // On this participant's router: piped there first when it was sent to another one (of
+    // this node, or of another node).
     let producer;
     try {
       producer = await this.roomMedia.producerOn(producerId, this.place);
@@ -237,6 +234,8 @@ export class ParticipantMedia {
     }
     if (!producer) throw notFound(`producer ${producerId} closed meanwhile`);
     if (this.closed) throw conflict('the call ended while the consumer was being created');
+    if (!this.place.router.canConsume({ producerId, rtpCapabilities }))
+      throw badRequest(`this browser cannot receive the codec of producer ${producerId}`);
     const consumer = this.#adopt(
       await consumeOn(transport, { producer, rtpCapabilities, peerId: ownerId }),
       'consumer',

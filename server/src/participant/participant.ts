@@ -256,11 +256,8 @@ export class Participant {
     this.#closeMedia();
     // Also to someone still setting the call up (no transport yet): it starts again.
     const producers = this.room
-      .joinedParticipants()
-      .filter((other) => other !== this)
-      .flatMap((other) =>
-        (other.media?.producerInfos() ?? []).map((info) => ({ peerId: other.id, ...info })),
-      );
+      .peersOf(this)
+      .flatMap((other) => other.producers.map((info) => ({ peerId: other.id, ...info })));
     this.notify('mediaReset', { reason, producers });
   }
 

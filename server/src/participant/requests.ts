@@ -2,8 +2,8 @@
 // has come (requests of one participant run one at a time). Media requests go to the
 // participant's media set; membership, presence and chat go through the room.
 import type { types } from 'mediasoup';
-import type { RequestData, RequestMethod, ResponseData } from '@meet/protocol';
-import { conflict, notFound, tooMany } from '../signaling/errors.js';
+import { ErrorCode, type RequestData, type RequestMethod, type ResponseData } from '@meet/protocol';
+import { SignalingError, conflict, notFound, tooMany } from '../signaling/errors.js';
 import { enterRoom } from '../chat/membership.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
 import { hostHandlers } from './host-requests.js';
@@ -22,7 +22,7 @@ export const allowedBeforeJoin = new Set<RequestMethod>(['getRouterRtpCapabiliti
 function checkCanJoin(participant: Participant): void {
   const { room } = participant;
   if (participant.joined) throw conflict('already joined');
-  if (room.joinedParticipants().length >= room.maxParticipants)
+  if (room.joinedCount() >= room.maxParticipants)
     throw tooMany(`room is full (${room.maxParticipants} participants)`);
 }
 
@@ -46,6 +46,16 @@ export const handlers: Handlers = {
     // Asked again while in the lobby: still waiting (the answer never waits for a host).
     if (room.hosts.isWaiting(participant)) return waiting;
     checkCanJoin(participant);
+    // Who is on the room's other nodes (several nodes): known before the answer lists them.
+    try {
+      await room.ready();
+    } catch (error) {
+      participant.log.warn({ err: error }, "the room's other nodes could not be reached");
+      throw new SignalingError(
+        ErrorCode.Unavailable,
+        'the room is not reachable right now: try again shortly',
+      );
+    }
     let entry = await enterRoom(room.db, room.id, identity.id, displayName, participant.admitted);
     // A host unlocked the room meanwhile (and let the lobby in): so is this one.
     if (entry.waiting && room.hosts.locked === false)
@@ -64,7 +74,7 @@ export const handlers: Handlers = {
     }
     participant.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     participant.role = entry.role;
-    const others = room.joinedParticipants().map((other) => other.info());
+    const others = room.peersOf(participant);
     participant.joined = true;
     participant.stopJoinTimer();
     participant.presenceChanged();
@@ -167,13 +177,13 @@ export const handlers: Handlers = {
   chatEdit: async (participant, { messageId, text }) => {
     const { room, identity } = participant;
     const message = await editMessage(room.db, room.id, identity.id, messageId, text);
-    room.broadcastChat('chatMessageUpdated', message, participant.id);
+    room.broadcastChat(message, participant.id);
     return { message };
   },
   chatDelete: async (participant, { messageId }) => {
     const { room, identity } = participant;
     const message = await deleteMessage(room.db, room.id, identity.id, messageId);
-    room.broadcastChat('chatMessageUpdated', message, participant.id);
+    room.broadcastChat(message, participant.id);
     return { message };
   },
   chatMarkRead: async (participant, { seq }) => ({

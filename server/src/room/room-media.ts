@@ -37,6 +37,19 @@ export interface RoomMediaOptions {
   maxWorkerLoad: number;
 }
 
+/**
+ * Producers of participants connected to other nodes (several nodes, see cluster/): piped
+ * in, onto this node's home router, when someone here consumes one.
+ */
+export interface RemoteProducers {
+  /** The owner's peer id, when the producer is one of another node's. */
+  ownerOf(producerId: string): string | undefined;
+  /** Pipes it from its node onto `home` (with its own id). */
+  pipeIn(producerId: string, home: RoomRouter): Promise<RoomProducer>;
+  /** Tells its node the highest spatial layer this node's viewers want of it (-1: none). */
+  want(producerId: string, spatialLayer: number): void;
+}
+
 export interface IndexedProducer {
   ownerId: string;
   producer: RoomProducer;
@@ -63,20 +76,34 @@ export class RoomMedia extends EventEmitter<{
   readonly #producers = new Map<string, IndexedProducer>();
   readonly #pipes = new ProducerPipes();
   readonly #dynacast = new Dynacast();
+  readonly #remote: RemoteProducers | undefined;
+  /** Other nodes' producers piped in here (made or being made), by id. */
+  readonly #imports = new Map<string, Promise<IndexedProducer>>();
   /** The speaker observers and the router they are on. */
   #speakers: { router: RoomRouter; speakers: Speakers } | undefined;
   #closed = false;
 
-  private constructor(pool: MediaWorkerPool, roomId: string, options: RoomMediaOptions) {
+  private constructor(
+    pool: MediaWorkerPool,
+    roomId: string,
+    options: RoomMediaOptions,
+    remote: RemoteProducers | undefined,
+  ) {
     super();
     this.#pool = pool;
     this.#roomId = roomId;
     this.#options = options;
+    this.#remote = remote;
   }
 
   /** The room's media with its first router (on the least loaded worker). */
-  static async create(pool: MediaWorkerPool, roomId: string, options: RoomMediaOptions): Promise<RoomMedia> {
-    const media = new RoomMedia(pool, roomId, options);
+  static async create(
+    pool: MediaWorkerPool,
+    roomId: string,
+    options: RoomMediaOptions,
+    remote?: RemoteProducers,
+  ): Promise<RoomMedia> {
+    const media = new RoomMedia(pool, roomId, options, remote);
     await media.#addRouter(new Set());
     return media;
   }
@@ -238,12 +265,78 @@ export class RoomMedia extends EventEmitter<{
     return found && !found.producer.closed ? found : undefined;
   }
 
+  /** A producer of this node's participants (not one piped in from another node). */
+  findOwnProducer(producerId: string): IndexedProducer | undefined {
+    return this.#imports.has(producerId) ? undefined : this.findProducer(producerId);
+  }
+
+  /** Who sends a producer of the room, on this node or another one. */
+  producerOwner(producerId: string): string | undefined {
+    return this.findProducer(producerId)?.ownerId ?? this.#remote?.ownerOf(producerId);
+  }
+
+  /** Another node's producer, piped onto the home router once (concurrent callers share it). */
+  #import(producerId: string, ownerId: string, remote: RemoteProducers): Promise<IndexedProducer> {
+    let importing = this.#imports.get(producerId);
+    if (importing) return importing;
+    const home = this.home;
+    if (!home) return Promise.reject(new Error(`the media of room ${this.#roomId} has no router`));
+    importing = remote.pipeIn(producerId, home).then(
+      (producer) => {
+        if (this.#closed || home.closed) {
+          producer.close();
+          throw new Error(`the media of room ${this.#roomId} closed meanwhile`);
+        }
+        producer.observer.once('close', () => {
+          if (this.#imports.get(producerId) === importing) this.#imports.delete(producerId);
+        });
+        this.addProducer(ownerId, producer, home, (layer) => remote.want(producerId, layer));
+        return { ownerId, producer, router: home };
+      },
+      (error: unknown) => {
+        this.#imports.delete(producerId);
+        throw error;
+      },
+    );
+    this.#imports.set(producerId, importing);
+    return importing;
+  }
+
+  /** Another node's producer was paused or resumed by its owner: so is its copy here. */
+  async setImportedPaused(producerId: string, paused: boolean): Promise<void> {
+    if (!this.#imports.has(producerId)) return;
+    const found = this.findProducer(producerId);
+    if (!found || found.producer.paused === paused) return;
+    await (paused ? found.producer.pause() : found.producer.resume()).catch(() => undefined);
+  }
+
+  /** Another node's producer closed (or its node is gone): its copy here closes. */
+  closeImported(producerId: string): void {
+    const importing = this.#imports.get(producerId);
+    if (!importing) return;
+    this.#imports.delete(producerId);
+    importing.then(
+      ({ producer }) => producer.close(),
+      () => undefined,
+    );
+  }
+
   /**
    * The producer as it can be consumed on `router`: itself, or piped there from its own
-   * router. Undefined when it is gone (closed, also meanwhile).
+   * router (or from another node). Undefined when it is gone (closed, also meanwhile).
    */
   async producerOn(producerId: string, router: RoomRouter): Promise<RoomProducer | undefined> {
-    const found = this.findProducer(producerId);
+    let found = this.findProducer(producerId);
+    const remoteOwner = found ? undefined : this.#remote?.ownerOf(producerId);
+    if (!found && remoteOwner && this.#remote) {
+      try {
+        found = await this.#import(producerId, remoteOwner, this.#remote);
+      } catch (error) {
+        if (!this.#remote.ownerOf(producerId)) return undefined;
+        throw error;
+      }
+      if (found.producer.closed) return undefined;
+    }
     if (!found) return undefined;
     if (found.router === router) return found.producer;
     try {

@@ -8,8 +8,17 @@ import type { Room as ProtooRoom, ProtooTransport } from 'protoo-server';
 import type { types } from 'mediasoup';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaWorkerPool } from '@meet/media-worker';
-import type { ChatMessage, NotificationData, NotificationMethod, ResponseData } from '@meet/protocol';
+import type {
+  ChatMessage,
+  NotificationData,
+  NotificationMethod,
+  PeerInfo,
+  ResponseData,
+  Role,
+} from '@meet/protocol';
 import type { IdentityInfo } from '../auth/identity.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { RoomLink } from '../cluster/room-link.js';
 import type { Db } from '../db/database.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { canSee } from '../chat/messages.js';
@@ -29,7 +38,12 @@ export interface RoomOptions {
   limits: ParticipantLimits;
   /** ICE servers (with fresh TURN credentials) and transport policy for one participant. */
   iceConfig: (participantId: string) => ResponseData<'getIceServers'>;
+  /** With several nodes: the other nodes' participants of a room reach it through this. */
+  cluster?: Cluster | undefined;
 }
+
+/** Told by each node to its own participants: every node works them out from its own media. */
+const perNode = new Set<NotificationMethod>(['activeSpeaker', 'audioLevels']);
 
 /** A websocket close reason has at most 123 bytes (UTF-8): longer ones are cut. */
 function closeReason(reason: string): string {
@@ -55,6 +69,8 @@ export class Room extends EventEmitter<{ close: [] }> {
   #media: Promise<RoomMedia> | undefined;
   /** The same, once made: closed with the room at once. */
   #madeMedia: RoomMedia | undefined;
+  /** Its tie to the other nodes with participants in it (several nodes only). */
+  readonly link: RoomLink | undefined;
 
   constructor(id: string, log: FastifyBaseLogger, options: RoomOptions) {
     super();
@@ -62,6 +78,14 @@ export class Room extends EventEmitter<{ close: [] }> {
     this.log = log.child({ roomId: id });
     this.#options = options;
     this.chat = new RoomChat(this);
+    const link = options.cluster?.link(this);
+    this.link = link;
+    if (link) this.chat.spanNodes((batch) => link.publish({ t: 'chat', batch }));
+  }
+
+  /** Resolves once the room knows who is on other nodes (at once on a single node). */
+  async ready(): Promise<void> {
+    await this.link?.ready;
   }
 
   get closed(): boolean {
@@ -93,7 +117,12 @@ export class Room extends EventEmitter<{ close: [] }> {
   ensureMedia(): Promise<RoomMedia> {
     if (this.#closed) return Promise.reject(new Error(`room ${this.id} is closed`));
     if (!this.#media) {
-      const creating = RoomMedia.create(this.#options.pool, this.id, this.#options.media);
+      const creating = RoomMedia.create(
+        this.#options.pool,
+        this.id,
+        this.#options.media,
+        this.link?.remoteProducers,
+      );
       this.#media = creating;
       creating.then(
         (media) => {
@@ -133,9 +162,9 @@ export class Room extends EventEmitter<{ close: [] }> {
       for (const participant of this.participants.values())
         participant.media?.speakerChanged(previous, peerId);
       previous = peerId;
-      this.broadcast('activeSpeaker', { peerId });
+      this.deliver('activeSpeaker', { peerId });
     });
-    media.on('audioLevels', (levels) => this.broadcast('audioLevels', { levels }));
+    media.on('audioLevels', (levels) => this.deliver('audioLevels', { levels }));
   }
 
   /** The media, if it exists and is alive (for metrics and tests). */
@@ -179,8 +208,24 @@ export class Room extends EventEmitter<{ close: [] }> {
     }
   }
 
+  /** Joined participants connected to this node. */
   joinedParticipants(): Participant[] {
     return [...this.participants.values()].filter((participant) => participant.joined);
+  }
+
+  /** Everyone joined, on this node and on others, but `participant`. */
+  peersOf(participant: Participant): PeerInfo[] {
+    return [
+      ...this.joinedParticipants()
+        .filter((other) => other !== participant)
+        .map((other) => other.info()),
+      ...(this.link?.remotePeers() ?? []),
+    ];
+  }
+
+  /** How many are joined, on every node. */
+  joinedCount(): number {
+    return this.joinedParticipants().length + (this.link?.remotePeers().length ?? 0);
   }
 
   /** Every connection of an identity here (joined, waiting in the lobby, or not yet joined). */
@@ -192,7 +237,8 @@ export class Room extends EventEmitter<{ close: [] }> {
    * A host ended the meeting: everyone connected (the lobby too) is told, then every socket
    * closes (after the host's request is answered); the room closes with the last one.
    */
-  endMeeting(reason: string): void {
+  endMeeting(reason: string, { told = false }: { told?: boolean } = {}): void {
+    if (!told) this.link?.publish({ t: 'endMeeting', reason });
     const everyone = [...this.participants.values()];
     for (const participant of everyone) participant.notify('meetingEnded', { reason });
     this.log.info({ participants: everyone.length }, 'meeting ended by a host');
@@ -201,8 +247,14 @@ export class Room extends EventEmitter<{ close: [] }> {
     });
   }
 
-  /** Notifies every joined participant but `exceptId`. */
+  /** Notifies every joined participant but `exceptId`, on every node. */
   broadcast<M extends NotificationMethod>(method: M, data: NotificationData<M>, exceptId?: string): void {
+    this.deliver(method, data, exceptId);
+    if (!perNode.has(method)) this.link?.publish({ t: 'notify', method, data, exceptId });
+  }
+
+  /** Notifies every joined participant of this node but `exceptId`. */
+  deliver<M extends NotificationMethod>(method: M, data: NotificationData<M>, exceptId?: string): void {
     for (const participant of this.participants.values()) {
       if (participant.joined && participant.id !== exceptId) participant.notify(method, data);
     }
@@ -217,11 +269,32 @@ export class Room extends EventEmitter<{ close: [] }> {
     return this.#hostOrder.run(change);
   }
 
-  /** Sends a chat message's update to every joined participant allowed to see it. */
-  broadcastChat(method: 'chatMessageUpdated', message: ChatMessage, exceptId?: string): void {
+  /** Sends a chat message's update to every joined participant allowed to see it, on every node. */
+  broadcastChat(message: ChatMessage, exceptId?: string): void {
+    this.deliverChat(message, exceptId);
+    this.link?.publish({ t: 'chatUpdated', message, exceptId });
+  }
+
+  /** The same, to this node's participants. */
+  deliverChat(message: ChatMessage, exceptId?: string): void {
     for (const participant of this.participants.values()) {
       if (participant.joined && participant.id !== exceptId && canSee(message, participant.identity.id))
-        participant.notify(method, { message });
+        participant.notify('chatMessageUpdated', { message });
+    }
+  }
+
+  /**
+   * A host gave an identity a role (stored): its connections here take it, and everyone is
+   * told. With `everywhere`, the other nodes do the same for theirs.
+   */
+  applyRole(identityId: string, role: Role, { everywhere = false }: { everywhere?: boolean } = {}): void {
+    if (everywhere) this.link?.publish({ t: 'setRole', identityId, role });
+    for (const connection of this.participantsOf(identityId)) {
+      if (!connection.joined || connection.role === role) continue;
+      connection.role = role;
+      // To everyone, the person included.
+      this.broadcast('roleChanged', { peerId: connection.id, role });
+      if (role === 'host') this.hosts.tellLobby(connection);
     }
   }
 
@@ -259,6 +332,7 @@ export class Room extends EventEmitter<{ close: [] }> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.chat.close();
     for (const participant of this.participants.values()) participant.closeMedia();
     this.participants.clear();
     this.#protoo.close();

@@ -1,0 +1,339 @@
+// One room's tie to the other nodes of the cluster, on a node with participants in it.
+// - Every node keeps its own Room for its own connections; what one node's room tells its
+//   participants (joins, leaves, presence, producers, host changes) it also publishes on the
+//   room's channel, numbered, and the others deliver it to theirs.
+// - From those events each node keeps a mirror of the participants connected elsewhere
+//   (RemotePeer), which the join answer lists, and an index of their producers, which
+//   RoomMedia pipes in from their node (NodePipes) when someone here consumes one.
+// - On start, a node asks every node in the room's directory (`meet:room:<id>:nodes`) for
+//   its participants; events from a node that arrive before its answer wait, and those the
+//   answer already covers (by number) are dropped.
+// - When a node is gone, its participants leave the mirror (peerLeft here), and every pipe
+//   to it closes.
+import type { Redis } from 'ioredis';
+import type { ChatMessage, NotificationData, NotificationMethod, PeerInfo, Role } from '@meet/protocol';
+import type { OrderedBatch } from '../chat/chat-order.js';
+import type { Room } from '../room/room.js';
+import type { RemoteProducers } from '../room/room-media.js';
+import { notFound } from '../signaling/errors.js';
+import type { ClusterBus } from './bus.js';
+import { NodePipes, type PipeEnd, type PipeListen } from './node-pipes.js';
+
+/** What a node tells the others about a room, in its order. */
+export type RoomEvent =
+  | { t: 'notify'; method: NotificationMethod; data: unknown; exceptId?: string | undefined }
+  | { t: 'chat'; batch: OrderedBatch }
+  | { t: 'chatUpdated'; message: ChatMessage; exceptId?: string | undefined }
+  | { t: 'endMeeting'; reason: string }
+  | { t: 'removeIdentity'; identityId: string; reason: string }
+  | { t: 'setRole'; identityId: string; role: Role };
+
+export interface RoomSnapshot {
+  peers: PeerInfo[];
+  /** The number of the last event this node published for the room. */
+  n: number;
+}
+
+interface RemotePeer {
+  nodeId: string;
+  info: PeerInfo;
+}
+
+/** What the link needs of the node. */
+export interface LinkContext {
+  bus: ClusterBus;
+  redis: Redis;
+  nodeId: string;
+  isAlive(nodeId: string): Promise<boolean>;
+  pipeListen: PipeListen;
+  /** Whether this node has a (newer) link for the room again. */
+  linked(roomId: string): boolean;
+}
+
+export const roomNodesKey = (roomId: string) => `meet:room:${roomId}:nodes`;
+
+export class RoomLink {
+  readonly #context: LinkContext;
+  readonly #room: Room;
+  readonly pipes: NodePipes;
+  readonly ready: Promise<void>;
+  readonly #peers = new Map<string, RemotePeer>();
+  /** Other nodes' producers: id → owner and node. */
+  readonly #producers = new Map<string, { peerId: string; nodeId: string }>();
+  /** Events published for this room by this node. */
+  #published = 0;
+  /** Per node: the number of its last event applied here. */
+  readonly #applied = new Map<string, number>();
+  /** Per node whose snapshot is awaited: its events meanwhile. */
+  readonly #waiting = new Map<string, Array<{ n: number; event: RoomEvent }>>();
+  #closed = false;
+
+  constructor(context: LinkContext, room: Room) {
+    this.#context = context;
+    this.#room = room;
+    this.pipes = new NodePipes(context.bus, room.id, context.pipeListen);
+    this.ready = this.#start();
+    // The room waits for it before its first join answer; a failure is logged there.
+    this.ready.catch(() => undefined);
+  }
+
+  async #start(): Promise<void> {
+    const { bus, redis, nodeId } = this.#context;
+    await bus.joinRoom(this.#room.id, (envelope, from) =>
+      this.#onEvent(from, envelope as { n: number; event: RoomEvent }),
+    );
+    await redis.sadd(roomNodesKey(this.#room.id), nodeId);
+    const others = (await redis.smembers(roomNodesKey(this.#room.id))).filter((id) => id !== nodeId);
+    await Promise.all(
+      others.map(async (other) => {
+        if (!(await this.#context.isAlive(other))) {
+          await redis.srem(roomNodesKey(this.#room.id), other);
+          return;
+        }
+        this.#waiting.set(other, this.#waiting.get(other) ?? []);
+        try {
+          const snapshot = await bus.request<RoomSnapshot>(
+            other,
+            'roomPeers',
+            { roomId: this.#room.id },
+            3000,
+          );
+          for (const info of snapshot.peers) this.#addPeer(other, info);
+          this.#applied.set(other, snapshot.n);
+        } catch (err) {
+          this.#room.log.warn({ err, node: other }, 'a node of the room did not say who is on it');
+        } finally {
+          const waited = this.#waiting.get(other) ?? [];
+          this.#waiting.delete(other);
+          for (const { n, event } of waited) this.#onEvent(other, { n, event });
+        }
+      }),
+    );
+  }
+
+  /** Tells the other nodes (numbered, in this node's order). */
+  publish(event: RoomEvent): void {
+    if (this.#closed) return;
+    this.#published += 1;
+    this.#context.bus.publish(this.#room.id, { n: this.#published, event });
+  }
+
+  /** This node's participants, for a node that starts hearing the room. */
+  snapshot(): RoomSnapshot {
+    return { peers: this.#room.joinedParticipants().map((p) => p.info()), n: this.#published };
+  }
+
+  /** Participants connected to other nodes. */
+  remotePeers(): PeerInfo[] {
+    return [...this.#peers.values()].map((peer) => peer.info);
+  }
+
+  remotePeer(peerId: string): { nodeId: string; info: PeerInfo } | undefined {
+    return this.#peers.get(peerId);
+  }
+
+  /** How RoomMedia reaches other nodes' producers. */
+  readonly remoteProducers: RemoteProducers = {
+    ownerOf: (producerId) => this.#producers.get(producerId)?.peerId,
+    pipeIn: (producerId, home) => {
+      const owner = this.#producers.get(producerId);
+      if (!owner) return Promise.reject(notFound(`producer ${producerId} is not in this room`));
+      return this.pipes.pipeIn(owner.nodeId, producerId, home);
+    },
+    want: (producerId, spatialLayer) => {
+      const owner = this.#producers.get(producerId);
+      if (!owner) return;
+      this.#context.bus
+        .request(owner.nodeId, 'wantLayer', { roomId: this.#room.id, producerId, spatialLayer })
+        .catch((err: unknown) => this.#room.log.debug({ err, producerId }, 'wanted layer not told'));
+    },
+  };
+
+  /** Asks the node a participant is connected to to act for a host here (its answer, or its refusal). */
+  ask(
+    nodeId: string,
+    method: 'mute',
+    data: { roomId: string; peerId: string; source: 'mic' | 'webcam'; by: string },
+  ): Promise<unknown> {
+    return this.#context.bus.request(nodeId, method, data);
+  }
+
+  /** Another node opens a media pipe with this one. */
+  async pipeOpen(from: string, end: PipeEnd) {
+    const media = await this.#room.currentMedia();
+    const home = media?.home;
+    if (!home) throw notFound(`room ${this.#room.id} has no media on node ${this.#context.nodeId}`);
+    return this.pipes.open(from, end, home);
+  }
+
+  /** Another node asks for one of this node's producers. */
+  async pipeProducer(from: string, request: { producerId: string; transportId: string }) {
+    const media = await this.#room.currentMedia();
+    if (!media) throw notFound(`room ${this.#room.id} has no media on node ${this.#context.nodeId}`);
+    return this.pipes.export(from, request, media);
+  }
+
+  /** Another node closed its end of a pipe: what it wanted of the producers on it goes. */
+  async pipeClose(from: string, transportId: string): Promise<void> {
+    const producers = this.pipes.closeExported(from, transportId);
+    const media = await this.#room.currentMedia();
+    for (const producerId of producers) media?.wantLayer(producerId, `node:${from}`, -1);
+  }
+
+  /** What another node's viewers want of one of this node's video producers. */
+  async wantLayer(from: string, producerId: string, spatialLayer: number): Promise<void> {
+    const media = await this.#room.currentMedia();
+    if (media?.findOwnProducer(producerId)) media.wantLayer(producerId, `node:${from}`, spatialLayer);
+  }
+
+  #onEvent(from: string, { n, event }: { n: number; event: RoomEvent }): void {
+    if (this.#closed) return;
+    const waiting = this.#waiting.get(from);
+    if (waiting) {
+      waiting.push({ n, event });
+      return;
+    }
+    if (n <= (this.#applied.get(from) ?? 0)) return;
+    this.#applied.set(from, n);
+    this.#apply(from, event);
+  }
+
+  #apply(from: string, event: RoomEvent): void {
+    const room = this.#room;
+    switch (event.t) {
+      case 'notify':
+        this.#mirror(from, event.method, event.data);
+        room.deliver(event.method, event.data as never, event.exceptId);
+        return;
+      case 'chat':
+        room.chat.receive(event.batch);
+        return;
+      case 'chatUpdated':
+        room.deliverChat(event.message, event.exceptId);
+        return;
+      case 'endMeeting':
+        room.endMeeting(event.reason, { told: true });
+        return;
+      case 'removeIdentity':
+        for (const connection of room.participantsOf(event.identityId)) {
+          connection.notify('removed', { reason: event.reason });
+          connection.disconnect(event.reason);
+        }
+        return;
+      case 'setRole':
+        room.applyRole(event.identityId, event.role);
+        return;
+    }
+  }
+
+  /** Keeps the mirror of other nodes' participants and producers up to date. */
+  #mirror(from: string, method: NotificationMethod, data: unknown): void {
+    const media = this.#room.currentMedia();
+    switch (method) {
+      case 'peerJoined': {
+        const info = data as NotificationData<'peerJoined'>;
+        this.#addPeer(from, { ...info, producers: this.#peers.get(info.id)?.info.producers ?? [] });
+        return;
+      }
+      case 'peerLeft':
+        this.#removePeer((data as NotificationData<'peerLeft'>).peerId);
+        return;
+      case 'peerStatus': {
+        const { peerId, status, inCall } = data as NotificationData<'peerStatus'>;
+        const peer = this.#peers.get(peerId);
+        if (peer) peer.info = { ...peer.info, status, inCall };
+        return;
+      }
+      case 'roleChanged': {
+        const { peerId, role } = data as NotificationData<'roleChanged'>;
+        const peer = this.#peers.get(peerId);
+        if (peer) peer.info = { ...peer.info, role };
+        return;
+      }
+      case 'newProducer': {
+        const { peerId, ...producer } = data as NotificationData<'newProducer'>;
+        const peer = this.#peers.get(peerId);
+        if (!peer) return;
+        peer.info.producers = [...peer.info.producers.filter((p) => p.id !== producer.id), producer];
+        this.#producers.set(producer.id, { peerId, nodeId: peer.nodeId });
+        return;
+      }
+      case 'producerClosed': {
+        const { peerId, producerId } = data as NotificationData<'producerClosed'>;
+        const peer = this.#peers.get(peerId);
+        if (peer) peer.info.producers = peer.info.producers.filter((p) => p.id !== producerId);
+        this.#producers.delete(producerId);
+        void media.then((m) => m?.closeImported(producerId));
+        return;
+      }
+      case 'producerPaused':
+      case 'producerResumed': {
+        const { peerId, producerId } = data as NotificationData<'producerPaused'>;
+        const paused = method === 'producerPaused';
+        const peer = this.#peers.get(peerId);
+        if (peer)
+          peer.info.producers = peer.info.producers.map((p) => (p.id === producerId ? { ...p, paused } : p));
+        void media.then((m) => m?.setImportedPaused(producerId, paused));
+        return;
+      }
+      case 'roomLocked': {
+        const { locked } = data as NotificationData<'roomLocked'>;
+        this.#room.hosts.locked = locked;
+        if (!locked) this.#room.hosts.admitEveryone();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #addPeer(nodeId: string, info: PeerInfo): void {
+    this.#peers.set(info.id, { nodeId, info });
+    for (const producer of info.producers) this.#producers.set(producer.id, { peerId: info.id, nodeId });
+  }
+
+  #removePeer(peerId: string): boolean {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return false;
+    this.#peers.delete(peerId);
+    for (const producer of peer.info.producers) {
+      this.#producers.delete(producer.id);
+      void this.#room.currentMedia().then((m) => m?.closeImported(producer.id));
+    }
+    return true;
+  }
+
+  /** A node of the cluster is gone: its participants left, and every pipe with it closes. */
+  nodeGone(nodeId: string): void {
+    if (this.#closed) return;
+    this.#waiting.delete(nodeId);
+    this.#applied.delete(nodeId);
+    for (const [peerId, peer] of [...this.#peers]) {
+      if (peer.nodeId !== nodeId) continue;
+      this.#removePeer(peerId);
+      this.#room.deliver('peerLeft', { peerId });
+    }
+    const exported = this.pipes.exportedTo(nodeId);
+    this.pipes.nodeGone(nodeId);
+    void this.#room.currentMedia().then((media) => {
+      for (const producerId of exported) media?.wantLayer(producerId, `node:${nodeId}`, -1);
+    });
+    this.#context.redis.srem(roomNodesKey(this.#room.id), nodeId).catch(() => undefined);
+  }
+
+  /** The room closed on this node. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.pipes.close();
+    const { bus, redis, nodeId } = this.#context;
+    void this.ready
+      .catch(() => undefined)
+      .then(() => {
+        // The room may have opened here again meanwhile: it keeps the channel and its entry.
+        if (this.#context.linked(this.#room.id)) return;
+        return Promise.all([bus.leaveRoom(this.#room.id), redis.srem(roomNodesKey(this.#room.id), nodeId)]);
+      })
+      .catch(() => undefined);
+  }
+}

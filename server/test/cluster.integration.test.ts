@@ -1,0 +1,275 @@
+// Two real server nodes (each with its own mediasoup worker) sharing one PostgreSQL database
+// and one Redis (Debian's redis-server, started here): a room whose participants are
+// connected to different nodes. They see each other join and leave, a producer on one node
+// is piped to the other through an SRTP pipe when someone there consumes it (media really
+// crosses: the other node's speaker observer hears it), chat sent on both nodes at once
+// arrives everywhere once and in seq order, host actions reach a participant on the other
+// node, and a node that leaves takes only its own participants. Browsers on two nodes, and
+// a node killed behind a load balancer, are the e2e test tests/e2e/two-nodes.e2e.test.ts.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Room } from '../src/room/room.js';
+import { startServer, type TestServer } from '../../tests/helpers/server.js';
+import { createTestDatabase, type TestDatabase } from '../../tests/helpers/postgres.js';
+import { startRedis, type TestRedis } from '../../tests/helpers/redis.js';
+import { speakingMicrophone } from './support/speaking-microphone.js';
+import {
+  RawPeer,
+  assertErrorResponse,
+  clientDtlsParameters,
+  opusRtpParameters,
+  waitUntil,
+} from './support/raw-peer.js';
+
+const WAIT_MS = 20_000;
+
+let redis: TestRedis;
+let database: TestDatabase;
+let nodeA: TestServer;
+let nodeB: TestServer;
+const peers: RawPeer[] = [];
+const cleanups: Array<() => void> = [];
+let caps: Record<string, unknown>;
+
+async function startNode(nodeId: string): Promise<TestServer> {
+  return startServer({
+    REDIS_URL: redis.url,
+    DATABASE_URL: database.url,
+    NODE_ID: nodeId,
+    MEDIA_WORKERS: '1',
+    CLUSTER_NODE_TTL_MS: '2000',
+    // The chat test sends as fast as it can: the rate limits are not what it is about.
+    CHAT_RATE: '1000',
+    CHAT_BURST: '1000',
+    SIGNALING_BURST: '1000',
+  });
+}
+
+before(async () => {
+  redis = await startRedis();
+  database = await createTestDatabase();
+  nodeA = await startNode('node-a');
+  nodeB = await startNode('node-b');
+});
+
+after(async () => {
+  for (const cleanup of cleanups) cleanup();
+  await Promise.all(peers.map((peer) => peer.close()));
+  await nodeA?.close();
+  await nodeB?.close();
+  await database?.drop();
+  await redis?.stop();
+});
+
+async function joinOn(server: TestServer, roomId: string, displayName: string) {
+  const peer = await RawPeer.connect(server, roomId, displayName);
+  peers.push(peer);
+  caps ??= await peer.ok('getRouterRtpCapabilities', {});
+  const joined = await peer.ok<{
+    peerId: string;
+    role: string;
+    peers: Array<{ id: string; producers: unknown[] }>;
+  }>('join', { displayName, rtpCapabilities: caps });
+  return { peer, peerId: joined.peerId, joined };
+}
+
+function roomOn(server: TestServer, roomId: string): Room {
+  const room = server.app.rooms.get(roomId);
+  assert.ok(room, `room ${roomId} is open on this node`);
+  return room;
+}
+
+async function sendsMicrophone(peer: RawPeer, ssrc: number): Promise<string> {
+  const send = await peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
+  await peer.ok('connectWebRtcTransport', { transportId: send.id, dtlsParameters: clientDtlsParameters() });
+  const { id } = await peer.ok<{ id: string }>('produce', {
+    transportId: send.id,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(ssrc),
+    source: 'mic',
+  });
+  return id;
+}
+
+test('the nodes register in Redis, and each answers with its own node id', async () => {
+  const live = await nodeA.app.cluster?.registry.liveNodes();
+  assert.deepEqual(live?.map((node) => node.id).sort(), ['node-a', 'node-b']);
+  const response = await fetch(`${nodeB.url}/api/health`);
+  assert.equal(response.headers.get('x-meet-node'), 'node-b');
+});
+
+test('participants on two nodes: presence, producers piped where consumed, media crossing, host actions', async () => {
+  const roomId = `cluster-${process.pid}`;
+  const alice = await joinOn(nodeA, roomId, 'Alice');
+  assert.equal(alice.joined.role, 'host', 'the first member is host');
+  const aliceMic = await sendsMicrophone(alice.peer, 31_000_001);
+
+  // Bob, on the other node, is told who is already there (with what they send) ...
+  const bob = await joinOn(nodeB, roomId, 'Bob');
+  const listed = bob.joined.peers.find((p) => p.id === alice.peerId);
+  assert.ok(listed, "Bob's join answer lists Alice, connected to the other node");
+  assert.deepEqual(
+    listed.producers.map((p) => (p as { id: string }).id),
+    [aliceMic],
+  );
+  // ... and Alice hears of Bob.
+  const joined = await alice.peer.nextNotification('peerJoined', WAIT_MS);
+  assert.equal(joined.data.id, bob.peerId);
+
+  // Nothing crosses until someone consumes it.
+  const roomA = roomOn(nodeA, roomId);
+  const roomB = roomOn(nodeB, roomId);
+  const mediaB = await roomB.ensureMedia();
+  assert.equal(mediaB.findProducer(aliceMic), undefined);
+
+  // Bob consumes Alice's microphone: piped to node B (its id kept), over an SRTP pipe.
+  const recv = await bob.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'recv' });
+  const consumed = await bob.peer.ok<{ producerId: string; peerId: string; kind: string }>('consume', {
+    transportId: recv.id,
+    producerId: aliceMic,
+  });
+  assert.deepEqual([consumed.producerId, consumed.peerId, consumed.kind], [aliceMic, alice.peerId, 'audio']);
+  const imported = mediaB.findProducer(aliceMic);
+  assert.ok(imported, "Alice's microphone is on node B");
+  assert.equal(imported.ownerId, alice.peerId);
+  const pipes = (await imported.router.router.dump()).transportIds;
+  assert.ok(pipes.length >= 2, 'a WebRTC transport and the pipe transport on node B');
+
+  // Media really crosses: a microphone speaking on node A (announced as Alice's) is heard by
+  // node B's speaker observer once someone there consumes it.
+  const mediaA = await roomA.ensureMedia();
+  const speaking = await speakingMicrophone(mediaA, alice.peerId);
+  cleanups.push(() => speaking.close());
+  roomA.broadcast(
+    'newProducer',
+    { peerId: alice.peerId, id: speaking.id, kind: 'audio', source: 'mic', paused: false },
+    alice.peerId,
+  );
+  await bob.peer.nextNotification('newProducer', WAIT_MS);
+  await bob.peer.ok('consume', { transportId: recv.id, producerId: speaking.id });
+  await waitUntil(
+    'node B to hear Alice speak through the pipe',
+    () => Promise.resolve(roomB.activeSpeaker === alice.peerId),
+    WAIT_MS,
+  );
+  const crossed = mediaB.findProducer(speaking.id);
+  assert.ok(crossed);
+  const [stats] = await crossed.producer.getStats();
+  assert.ok((stats?.packetCount ?? 0) > 0, `RTP arrived through the pipe: ${JSON.stringify(stats)}`);
+  speaking.close();
+
+  // Bob sends a microphone; the host on node A mutes it: node B pauses it and everyone is told.
+  const bobMic = await sendsMicrophone(bob.peer, 31_000_002);
+  await alice.peer.nextNotification('newProducer', WAIT_MS);
+  await alice.peer.ok('muteParticipant', { peerId: bob.peerId, source: 'mic' });
+  const muted = await bob.peer.nextNotification('mutedByHost', WAIT_MS);
+  assert.deepEqual(muted.data, { source: 'mic', producerId: bobMic, by: 'Alice' });
+  const paused = await alice.peer.nextNotification('producerPaused', WAIT_MS);
+  assert.deepEqual(paused.data, { peerId: bob.peerId, producerId: bobMic });
+  assert.equal(roomB.participants.get(bob.peerId)?.producers.get(bobMic)?.paused, true);
+
+  // A role given on node A reaches Bob's connection on node B, and everyone hears it.
+  await alice.peer.ok('setRole', { peerId: bob.peerId, role: 'host' });
+  const toBob = await bob.peer.nextNotification('roleChanged', WAIT_MS);
+  assert.deepEqual(toBob.data, { peerId: bob.peerId, role: 'host' });
+  await waitUntil(
+    'Alice to hear Bob became host',
+    () => Promise.resolve(alice.peer.notifications('roleChanged').some((n) => n.data.peerId === bob.peerId)),
+    WAIT_MS,
+  );
+  assert.equal(roomB.participants.get(bob.peerId)?.role, 'host');
+
+  // A participant someone else does not know is still refused with a reason.
+  const unknown = await alice.peer.request('muteParticipant', {
+    peerId: '00000000-0000-4000-8000-000000000000',
+    source: 'mic',
+  });
+  assertErrorResponse(unknown, 404, /not in this room/);
+
+  // Carol joins on node B and is removed by the host on node A: her socket on B closes.
+  const carol = await joinOn(nodeB, roomId, 'Carol');
+  await waitUntil(
+    'node A to know Carol',
+    () => Promise.resolve(roomA.link?.remotePeer(carol.peerId) !== undefined),
+    WAIT_MS,
+  );
+  await alice.peer.ok('removeParticipant', { peerId: carol.peerId });
+  const removed = await carol.peer.nextNotification('removed', WAIT_MS);
+  assert.match(String(removed.data.reason), /Alice removed you/);
+  const closed = await carol.peer.closed;
+  assert.equal(closed.code, 4000);
+  const left = await alice.peer.nextNotification('peerLeft', WAIT_MS);
+  assert.equal(left.data.peerId, carol.peerId);
+});
+
+test('chat sent on two nodes at once reaches everyone once, in seq order', async () => {
+  const roomId = `cluster-chat-${process.pid}`;
+  const onA = [await joinOn(nodeA, roomId, 'A1'), await joinOn(nodeA, roomId, 'A2')];
+  const onB = [await joinOn(nodeB, roomId, 'B1'), await joinOn(nodeB, roomId, 'B2')];
+  const everyone = [...onA, ...onB];
+  const perSender = 40;
+  // Every participant sends at once, without waiting for its previous answers.
+  const sent = await Promise.all(
+    everyone.map(({ peer }, who) =>
+      Promise.all(
+        Array.from({ length: perSender }, (_, i) =>
+          peer.ok<{ message: { seq: string; clientId: string } }>('chatSend', {
+            clientId: `cluster-${who}-${i}`,
+            text: `message ${i} from ${who}`,
+          }),
+        ),
+      ),
+    ),
+  );
+  const total = everyone.length * perSender;
+  const allSeqs = sent.flat().map((answer) => BigInt(answer.message.seq));
+  assert.equal(new Set(allSeqs.map(String)).size, total, 'every message stored once');
+
+  for (const [who, { peer }] of everyone.entries()) {
+    const expected = total - perSender;
+    const received = () =>
+      peer.received
+        .filter((m) => 'method' in m && (m.method === 'chatMessage' || m.method === 'chatMessages'))
+        .flatMap((m) => {
+          const data = (m as { data: { message?: { seq: string }; messages?: Array<{ seq: string }> } }).data;
+          return data.messages ?? (data.message ? [data.message] : []);
+        });
+    await waitUntil(
+      `participant ${who} to receive the ${expected} messages of the others`,
+      () => Promise.resolve(received().length >= expected),
+      WAIT_MS,
+    );
+    const seqs = received().map((m) => BigInt(m.seq));
+    assert.equal(seqs.length, expected, `participant ${who} received each message once`);
+    for (let i = 1; i < seqs.length; i++)
+      assert.ok(
+        (seqs[i - 1] as bigint) < (seqs[i] as bigint),
+        `participant ${who}: seq ${seqs[i]} after ${seqs[i - 1]}`,
+      );
+  }
+});
+
+test('a node that leaves the cluster takes only its participants; the others hear they left', async () => {
+  const roomId = `cluster-leave-${process.pid}`;
+  const alice = await joinOn(nodeA, roomId, 'Alice');
+  const dave = await joinOn(nodeB, roomId, 'Dave');
+  await alice.peer.nextNotification('peerJoined', WAIT_MS);
+  const aliceMic = await sendsMicrophone(alice.peer, 31_000_010);
+  await dave.peer.nextNotification('newProducer', WAIT_MS);
+
+  // Node B stops (its registration goes at once; a killed node's would expire).
+  await nodeB.close();
+  const left = await alice.peer.nextNotification('peerLeft', WAIT_MS);
+  assert.equal(left.data.peerId, dave.peerId);
+  assert.equal(roomOn(nodeA, roomId).link?.remotePeers().length, 0);
+  assert.equal(alice.peer.isOpen, true, "Alice's call goes on");
+  assert.ok(roomOn(nodeA, roomId).participants.get(alice.peerId)?.producers.has(aliceMic));
+
+  // A node that comes back (a new process, the same id) joins the room again.
+  nodeB = await startNode('node-b');
+  const erin = await joinOn(nodeB, roomId, 'Erin');
+  assert.deepEqual(
+    erin.joined.peers.map((p) => p.id),
+    [alice.peerId],
+  );
+});
