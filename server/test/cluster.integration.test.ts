@@ -202,6 +202,66 @@ test('participants on two nodes: presence, producers piped where consumed, media
   assert.equal(left.data.peerId, carol.peerId);
 });
 
+test('the lobby and raised hands span nodes: a host on one node decides for people on the other', async () => {
+  const roomId = `cluster-lobby-${process.pid}`;
+  const host = await joinOn(nodeA, roomId, 'Hana');
+  const member = await joinOn(nodeB, roomId, 'Milo');
+  await host.peer.nextNotification('peerJoined', WAIT_MS);
+
+  // Milo, on node B, raises his hand: Hana on node A sees it; she lowers it from there.
+  await member.peer.ok('raiseHand', {});
+  await waitUntil(
+    "Hana to see Milo's hand",
+    () =>
+      Promise.resolve(
+        host.peer
+          .notifications('handsUpdated')
+          .some((n) => (n.data.hands as Array<{ peerId: string }>).some((h) => h.peerId === member.peerId)),
+      ),
+    WAIT_MS,
+  );
+  await host.peer.ok('lowerHand', { peerId: member.peerId });
+  await waitUntil(
+    'Milo to see his hand lowered',
+    () =>
+      Promise.resolve(
+        (member.peer.notifications('handsUpdated').at(-1)?.data.hands as unknown[]).length === 0,
+      ),
+    WAIT_MS,
+  );
+
+  // Hana locks the room; Nia knocks on node B; Hana, on node A, sees her and lets her in.
+  await host.peer.ok('setRoomLocked', { locked: true });
+  await member.peer.nextNotification('roomLocked', WAIT_MS);
+  const nia = await RawPeer.connect(nodeB, roomId, 'Nia');
+  peers.push(nia);
+  const waiting = await nia.ok<{ status: string; peerId: string }>('join', {
+    displayName: 'Nia',
+    rtpCapabilities: caps,
+  });
+  assert.equal(waiting.status, 'waiting');
+  await waitUntil(
+    'Hana to see Nia in the lobby',
+    () =>
+      Promise.resolve(
+        host.peer
+          .notifications('lobbyUpdated')
+          .some((n) => (n.data.lobby as Array<{ peerId: string }>).some((e) => e.peerId === waiting.peerId)),
+      ),
+    WAIT_MS,
+  );
+  await host.peer.ok('admit', { peerId: waiting.peerId });
+  await nia.nextNotification('admitted', WAIT_MS);
+  const joined = await nia.ok<{ status: string }>('join', { displayName: 'Nia', rtpCapabilities: caps });
+  assert.equal(joined.status, 'joined');
+  await waitUntil(
+    'the lobby to be empty for Hana',
+    () =>
+      Promise.resolve((host.peer.notifications('lobbyUpdated').at(-1)?.data.lobby as unknown[]).length === 0),
+    WAIT_MS,
+  );
+});
+
 test('chat sent on two nodes at once reaches everyone once, in seq order', async () => {
   const roomId = `cluster-chat-${process.pid}`;
   const onA = [await joinOn(nodeA, roomId, 'A1'), await joinOn(nodeA, roomId, 'A2')];

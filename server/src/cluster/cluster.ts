@@ -25,6 +25,8 @@ const schemas = {
   pipeClose: roomRequest.extend({ transportId: id }),
   wantLayer: roomRequest.extend({ producerId: id, spatialLayer: z.number().int().min(-1).max(8) }),
   mute: roomRequest.extend({ peerId: id, source: mutableSourceSchema, by: z.string().max(200) }),
+  lobbyDecision: roomRequest.extend({ peerId: id, admit: z.boolean(), reason: z.string().max(300) }),
+  lowerHand: roomRequest.extend({ peerId: id }),
 };
 type Method = keyof typeof schemas;
 
@@ -155,6 +157,17 @@ export class Cluster {
       }
       case 'mute':
         await this.#options.hostActions.mute(room, request as z.infer<(typeof schemas)['mute']>);
+        return {};
+      case 'lobbyDecision': {
+        const { peerId, admit, reason } = request as z.infer<(typeof schemas)['lobbyDecision']>;
+        const waiting = room.hosts.waiting(peerId);
+        if (!waiting || waiting.closed) throw notFound(`participant ${peerId} is not waiting in the lobby`);
+        if (admit) room.hosts.admit(waiting);
+        else room.hosts.refuse(waiting, reason);
+        return {};
+      }
+      case 'lowerHand':
+        room.hosts.lowerHand((request as z.infer<(typeof schemas)['lowerHand']>).peerId);
         return {};
     }
   }

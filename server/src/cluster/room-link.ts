@@ -11,7 +11,15 @@
 // - When a node is gone, its participants leave the mirror (peerLeft here), and every pipe
 //   to it closes.
 import type { Redis } from 'ioredis';
-import type { ChatMessage, NotificationData, NotificationMethod, PeerInfo, Role } from '@meet/protocol';
+import type {
+  ChatMessage,
+  LobbyEntry,
+  NotificationData,
+  NotificationMethod,
+  PeerInfo,
+  RaisedHand,
+  Role,
+} from '@meet/protocol';
 import type { OrderedBatch } from '../chat/chat-order.js';
 import type { Room } from '../room/room.js';
 import type { RemoteProducers } from '../room/room-media.js';
@@ -26,10 +34,14 @@ export type RoomEvent =
   | { t: 'chatUpdated'; message: ChatMessage; exceptId?: string | undefined }
   | { t: 'endMeeting'; reason: string }
   | { t: 'removeIdentity'; identityId: string; reason: string }
-  | { t: 'setRole'; identityId: string; role: Role };
+  | { t: 'setRole'; identityId: string; role: Role }
+  | { t: 'lobby'; entries: LobbyEntry[] }
+  | { t: 'hands'; hands: RaisedHand[] };
 
 export interface RoomSnapshot {
   peers: PeerInfo[];
+  lobby: LobbyEntry[];
+  hands: RaisedHand[];
   /** The number of the last event this node published for the room. */
   n: number;
 }
@@ -99,6 +111,7 @@ export class RoomLink {
             3000,
           );
           for (const info of snapshot.peers) this.#addPeer(other, info);
+          this.#room.hosts.fromNode(other, { lobby: snapshot.lobby, hands: snapshot.hands });
           this.#applied.set(other, snapshot.n);
         } catch (err) {
           this.#room.log.warn({ err, node: other }, 'a node of the room did not say who is on it');
@@ -120,7 +133,12 @@ export class RoomLink {
 
   /** This node's participants, for a node that starts hearing the room. */
   snapshot(): RoomSnapshot {
-    return { peers: this.#room.joinedParticipants().map((p) => p.info()), n: this.#published };
+    return {
+      peers: this.#room.joinedParticipants().map((p) => p.info()),
+      lobby: this.#room.hosts.localLobby(),
+      hands: this.#room.hosts.localHands(),
+      n: this.#published,
+    };
   }
 
   /** Participants connected to other nodes. */
@@ -152,8 +170,10 @@ export class RoomLink {
   /** Asks the node a participant is connected to to act for a host here (its answer, or its refusal). */
   ask(
     nodeId: string,
-    method: 'mute',
-    data: { roomId: string; peerId: string; source: 'mic' | 'webcam'; by: string },
+    ...[method, data]:
+      | ['mute', { roomId: string; peerId: string; source: 'mic' | 'webcam'; by: string }]
+      | ['lobbyDecision', { roomId: string; peerId: string; admit: boolean; reason: string }]
+      | ['lowerHand', { roomId: string; peerId: string }]
   ): Promise<unknown> {
     return this.#context.bus.request(nodeId, method, data);
   }
@@ -222,6 +242,12 @@ export class RoomLink {
         return;
       case 'setRole':
         room.applyRole(event.identityId, event.role);
+        return;
+      case 'lobby':
+        room.hosts.fromNode(from, { lobby: event.entries });
+        return;
+      case 'hands':
+        room.hosts.fromNode(from, { hands: event.hands });
         return;
     }
   }
@@ -313,6 +339,7 @@ export class RoomLink {
       this.#removePeer(peerId);
       this.#room.deliver('peerLeft', { peerId });
     }
+    this.#room.hosts.fromNode(nodeId, { lobby: [], hands: [] });
     const exported = this.pipes.exportedTo(nodeId);
     this.pipes.nodeGone(nodeId);
     void this.#room.currentMedia().then((media) => {

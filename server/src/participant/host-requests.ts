@@ -58,6 +58,19 @@ function inLobby(participant: Participant, peerId: string): Participant {
 
 const nameOf = (participant: Participant) => participant.displayName ?? 'A host';
 
+/** Lets someone in from the lobby, or turns them away, on whichever node they wait. */
+async function decideLobby(participant: Participant, peerId: string, admit: boolean, reason: string) {
+  const { room } = participant;
+  const elsewhere = room.hosts.waiting(peerId) ? undefined : room.hosts.remoteWaiting(peerId);
+  if (elsewhere && room.link) {
+    await room.link.ask(elsewhere, 'lobbyDecision', { roomId: room.id, peerId, admit, reason });
+    return;
+  }
+  const waiting = inLobby(participant, peerId);
+  if (admit) room.hosts.admit(waiting);
+  else room.hosts.refuse(waiting, reason);
+}
+
 export const hostHandlers: Pick<Handlers, HostMethod> = {
   setRoomLocked: (participant, { locked }) =>
     participant.room.serializeHostChange(async () => {
@@ -71,15 +84,15 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
       return {};
     }),
 
-  admit: (participant, { peerId }) => {
+  admit: async (participant, { peerId }) => {
     requireHost(participant, 'let people in');
-    participant.room.hosts.admit(inLobby(participant, peerId));
+    await decideLobby(participant, peerId, true, '');
     return {};
   },
 
-  refuse: (participant, { peerId }) => {
+  refuse: async (participant, { peerId }) => {
     requireHost(participant, 'turn people away');
-    participant.room.hosts.refuse(inLobby(participant, peerId), `${nameOf(participant)} did not let you in`);
+    await decideLobby(participant, peerId, false, `${nameOf(participant)} did not let you in`);
     return {};
   },
 
@@ -146,13 +159,16 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
     return {};
   },
 
-  lowerHand: (participant, { peerId }) => {
+  lowerHand: async (participant, { peerId }) => {
     if (peerId === undefined || peerId === participant.id) {
       participant.room.hosts.lowerHand(participant.id);
       return {};
     }
     requireHost(participant, "lower someone else's hand");
-    participant.room.hosts.lowerHand(inRoom(participant, peerId).id);
+    const { room } = participant;
+    const elsewhere = room.participants.has(peerId) ? undefined : room.hosts.remoteHand(peerId);
+    if (elsewhere && room.link) await room.link.ask(elsewhere, 'lowerHand', { roomId: room.id, peerId });
+    else room.hosts.lowerHand(inRoom(participant, peerId).id);
     return {};
   },
 };

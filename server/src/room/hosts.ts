@@ -2,6 +2,9 @@
 // room, in the order they knocked) and the raised hands (in the order they were raised).
 // Roles and the lock itself are stored (memberships.role, rooms.locked); the room caches
 // the lock once a host changed it here. Owned by the Room.
+//
+// With several nodes, each node holds the lobby and hands of its own connections and tells
+// the others (RoomLink); what hosts and participants see is every node's, merged in order.
 import type { LobbyEntry, RaisedHand } from '@meet/protocol';
 import type { Participant } from '../participant/participant.js';
 import type { Room } from './room.js';
@@ -18,6 +21,9 @@ export class RoomHosts {
   readonly #hands = new Map<string, string>();
   /** The lock as last set by a host on this server (undefined: not changed here). */
   locked: boolean | undefined;
+  /** Other nodes' lobbies and hands (several nodes), by node. */
+  readonly #remoteLobby = new Map<string, LobbyEntry[]>();
+  readonly #remoteHands = new Map<string, RaisedHand[]>();
 
   constructor(room: Room) {
     this.#room = room;
@@ -30,7 +36,14 @@ export class RoomHosts {
 
   // --- lobby
 
+  /** Everyone waiting, on every node, in the order they knocked. */
   lobby(): LobbyEntry[] {
+    const all = [...this.localLobby(), ...[...this.#remoteLobby.values()].flat()];
+    return all.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0));
+  }
+
+  /** Who waits on this node. */
+  localLobby(): LobbyEntry[] {
     return [...this.#lobby.values()].map(({ participant, since }) => ({
       peerId: participant.id,
       identityId: participant.identity.id,
@@ -97,14 +110,39 @@ export class RoomHosts {
   }
 
   #lobbyChanged(): void {
+    this.#room.link?.publish({ t: 'lobby', entries: this.localLobby() });
+    this.#tellLobby();
+  }
+
+  #tellLobby(): void {
     const lobby = this.lobby();
     for (const host of this.hosts()) host.notify('lobbyUpdated', { lobby });
   }
 
+  /** Which node someone waiting elsewhere waits on. */
+  remoteWaiting(peerId: string): string | undefined {
+    for (const [nodeId, entries] of this.#remoteLobby)
+      if (entries.some((entry) => entry.peerId === peerId)) return nodeId;
+    return undefined;
+  }
+
   // --- hands
 
+  /** Every raised hand, on every node, in the order they were raised. */
   hands(): RaisedHand[] {
+    const all = [...this.localHands(), ...[...this.#remoteHands.values()].flat()];
+    return all.sort((a, b) => (a.raisedAt < b.raisedAt ? -1 : a.raisedAt > b.raisedAt ? 1 : 0));
+  }
+
+  localHands(): RaisedHand[] {
     return [...this.#hands].map(([peerId, raisedAt]) => ({ peerId, raisedAt }));
+  }
+
+  /** Which node a raised hand elsewhere is on. */
+  remoteHand(peerId: string): string | undefined {
+    for (const [nodeId, hands] of this.#remoteHands)
+      if (hands.some((hand) => hand.peerId === peerId)) return nodeId;
+    return undefined;
   }
 
   raiseHand(participant: Participant): void {
@@ -118,7 +156,22 @@ export class RoomHosts {
   }
 
   #handsChanged(): void {
-    this.#room.broadcast('handsUpdated', { hands: this.hands() });
+    this.#room.link?.publish({ t: 'hands', hands: this.localHands() });
+    this.#room.deliver('handsUpdated', { hands: this.hands() });
+  }
+
+  /** Another node's lobby or hands changed (undefined: that node is gone). */
+  fromNode(nodeId: string, change: { lobby?: LobbyEntry[]; hands?: RaisedHand[] }): void {
+    if (change.lobby) {
+      if (change.lobby.length) this.#remoteLobby.set(nodeId, change.lobby);
+      else this.#remoteLobby.delete(nodeId);
+      this.#tellLobby();
+    }
+    if (change.hands) {
+      if (change.hands.length) this.#remoteHands.set(nodeId, change.hands);
+      else this.#remoteHands.delete(nodeId);
+      this.#room.deliver('handsUpdated', { hands: this.hands() });
+    }
   }
 
   /** The participant left the room: out of the lobby, hand down. */
