@@ -7,13 +7,20 @@
 #                   the network namespaces some of them run in and their link conditions
 #                   (tests/helpers/netns.ts), espeak-ng for the fake microphone's speech
 #                   (tests/helpers/audio-files.ts), fonts-noto-color-emoji (without it
-#                   Chromium draws emoji as boxes), coturn for the TURN tests, and a
-#                   running PostgreSQL server on 127.0.0.1:5432 for the chat tests
+#                   Chromium draws emoji as boxes), coturn for the TURN tests, redis-server
+#                   and haproxy for the cluster tests (tests/helpers/redis.ts, cluster.ts:
+#                   each test runs its own on a free port; the system services these
+#                   packages bring are neither started nor enabled here), and a running
+#                   PostgreSQL server on 127.0.0.1:5432 for the chat tests
 set -euo pipefail
 
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
-test_pkgs=(chromium firefox-esr iproute2 iptables coturn espeak-ng fonts-noto-color-emoji)
+test_pkgs=(chromium firefox-esr iproute2 iptables coturn espeak-ng fonts-noto-color-emoji redis-server
+  haproxy)
+# Installed for their binaries only: tests start their own instances, so their Debian services
+# are kept from starting at installation (and from starting at boot).
+no_service=(redis-server haproxy)
 ensure_postgres=0
 
 want=()
@@ -83,6 +90,34 @@ if [[ $add_deb_src == 1 ]]; then
   fi
 fi
 
+# Debian starts a package's service when it installs it (invoke-rc.d / deb-systemd-invoke),
+# unless /usr/sbin/policy-rc.d says no. For the packages of no_service being installed now,
+# a policy-rc.d that refuses exactly their services is put in place for the duration of the
+# install (an existing policy-rc.d, e.g. a container's deny-all one, is left as it is).
+# Without it a system redis-server would take 127.0.0.1:6379 (or fail to start when
+# something else has it, which fails the install). Then, under systemd, their units (which
+# the packages enable) are disabled, so that they do not start at the next boot either.
+# Packages that were already installed are not touched.
+new_services=()
+for pkg in "${missing[@]}"; do
+  for svc in "${no_service[@]}"; do [[ $pkg == "$svc" ]] && new_services+=("$svc"); done
+done
+policy=/usr/sbin/policy-rc.d
+policy_written=0
+remove_policy() {
+  if [[ $policy_written == 1 ]]; then "${sudo[@]}" rm -f "$policy"; fi
+  policy_written=0
+}
+if [[ ${#new_services[@]} -gt 0 && ! -e $policy ]]; then
+  printf '%s\n' '#!/bin/sh' \
+    "# Temporary, from meet's scripts/setup-system.sh: keeps ${new_services[*]} from starting." \
+    'for arg in "$@"; do case "$arg" in' "  $(IFS='|'; echo "${new_services[*]}")) exit 101 ;;" 'esac; done' \
+    'exit 0' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 0755 "$policy"
+  policy_written=1
+  trap remove_policy EXIT
+fi
+
 log "installing Debian packages: ${missing[*]:-(none)}"
 "${sudo[@]}" apt-get update -qq
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -91,6 +126,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   for pkg in "${missing[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || { log "ERROR: $pkg did not install"; exit 1; }
   done
+fi
+remove_policy
+if [[ ${#new_services[@]} -gt 0 && -d /run/systemd/system ]]; then
+  log "disabling the system services of ${new_services[*]} (the tests start their own)"
+  "${sudo[@]}" systemctl disable --now "${new_services[@]}" >/dev/null 2>&1 || true
 fi
 start_postgres
 log "system packages ready"

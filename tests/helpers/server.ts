@@ -37,7 +37,7 @@ async function portFree(port: number, host: string): Promise<boolean> {
  * A base port with `count` consecutive free UDP+TCP ports for the media workers, below
  * Linux's ephemeral range (where browsers' ICE sockets and other tests' servers land).
  */
-async function freeRtcPorts(count: number, host: string): Promise<number> {
+export async function freeRtcPorts(count: number, host: string): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 12000);
     let ok = true;
