@@ -10,7 +10,13 @@
 // The peers run in a worker thread, so that parsing every copy of every message does not
 // compete with the server for its event loop (the server keeps the main thread).
 //
-//   node --import tsx bench/chat-fanout.ts [--db postgres|embedded|both]
+// With --nodes N (N ≥ 2, PostgreSQL only), N server nodes share the database and a Redis
+// started for the run (Debian's redis-server): peer p of every room connects to node
+// p mod N, so every room spans every node, and its messages cross the bus. The nodes run in
+// this process (one thread between them: this measures what the cluster path costs, not
+// what two machines would do).
+//
+//   node --import tsx bench/chat-fanout.ts [--db postgres|embedded|both] [--nodes N]
 //     [--scenarios sequential,one-room,many-rooms] [--messages N (each scenario)]
 //     [--out bench-results/chat-fanout.json] [--profile <dir>: the server thread's CPU profile per run]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -301,7 +307,13 @@ interface WorkerSetup {
 }
 
 type Command =
-  | { cmd: 'open'; wsUrls: string[]; peersPerRoom: number; identities: Array<{ id: string; cookie: string }> }
+  | {
+      cmd: 'open';
+      /** Per room, the websocket URL on each node: peer p goes to node p mod nodes. */
+      wsUrls: string[][];
+      peersPerRoom: number;
+      identities: Array<{ id: string; cookie: string }>;
+    }
   | { cmd: 'run'; scenario: Scenario; prefix: string }
   | { cmd: 'verify'; stored: StoredOrder }
   | { cmd: 'close' };
@@ -329,10 +341,12 @@ class Clients {
   #last: RunState | undefined;
 
   /** Joins peersPerRoom peers to each room (20 joins at a time); peer p of every room is identity p. */
-  async open(wsUrls: string[], peersPerRoom: number, identities: Array<{ id: string; cookie: string }>) {
+  async open(wsUrls: string[][], peersPerRoom: number, identities: Array<{ id: string; cookie: string }>) {
     this.identities = identities;
     this.peersPerRoom = peersPerRoom;
-    const slots = wsUrls.flatMap((url) => Array.from({ length: peersPerRoom }, (_, p) => ({ url, p })));
+    const slots = wsUrls.flatMap((urls) =>
+      Array.from({ length: peersPerRoom }, (_, p) => ({ url: urls[p % urls.length] as string, p })),
+    );
     this.peers = new Array<BenchPeer>(slots.length);
     let next = 0;
     const worker = async () => {
@@ -661,11 +675,15 @@ export interface FanoutOptions {
   out?: string | null;
   /** A directory for a CPU profile of the server's thread during each run (none: no profile). */
   profileDir?: string;
+  /** Server nodes (sharing PostgreSQL and a Redis); 1: a single node, no Redis. */
+  nodes?: number;
   log?: (line: string) => void;
 }
 
 export interface FanoutRow extends ClientMeasurement {
   database: DbKind;
+  /** Server nodes the room's peers were spread over. */
+  nodes: number;
   databaseVersion: string;
   /** Event-loop utilization of the server's thread during the run (0–1). */
   serverLoopBusy: number;
@@ -681,7 +699,7 @@ export interface FanoutResult {
   benchmark: 'chat-fanout';
   startedAt: string;
   machine: ReturnType<typeof machineInfo>;
-  params: { databases: DbKind[]; scenarios: Scenario[] };
+  params: { databases: DbKind[]; scenarios: Scenario[]; nodes: number };
   rows: FanoutRow[];
   ok: boolean;
 }
@@ -719,13 +737,32 @@ async function runOne(
   scenarios: Scenario[],
   log: (line: string) => void,
   profileDir?: string,
+  nodes = 1,
 ): Promise<FanoutRow[]> {
   const { startServer } = await import('../tests/helpers/server.js');
   const maxPeers = Math.max(...scenarios.map((s) => s.peersPerRoom));
-  const server = await startServer(
-    { ...benchServerLimits, LOG_LEVEL: 'warn', MAX_PEERS_PER_ROOM: String(Math.max(50, maxPeers)) },
-    { database },
-  );
+  const env = { ...benchServerLimits, LOG_LEVEL: 'warn', MAX_PEERS_PER_ROOM: String(Math.max(50, maxPeers)) };
+  const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
+  const stops: Array<() => Promise<void>> = [];
+  if (nodes > 1) {
+    if (database !== 'postgres') throw new Error('--nodes needs --db postgres (nodes share one PostgreSQL)');
+    const { startRedis } = await import('../tests/helpers/redis.js');
+    const { createTestDatabase } = await import('../tests/helpers/postgres.js');
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const shared = await createTestDatabase();
+    stops.push(() => shared.drop());
+    for (let n = 0; n < nodes; n++)
+      servers.push(
+        await startServer(
+          { ...env, REDIS_URL: redis.url, DATABASE_URL: shared.url, NODE_ID: `bench-node-${n}` },
+          { database },
+        ),
+      );
+  } else {
+    servers.push(await startServer(env, { database }));
+  }
+  const server = servers[0] as (typeof servers)[number];
   const prisma = server.app.database.prisma;
   const version = await databaseVersion(prisma);
   const clients = new ClientWorker();
@@ -743,7 +780,7 @@ async function runOne(
       );
       await clients.call({
         cmd: 'open',
-        wsUrls: roomIds.map((roomId) => server.wsUrl(roomId)),
+        wsUrls: roomIds.map((roomId) => servers.map((node) => node.wsUrl(roomId))),
         peersPerRoom: scenario.peersPerRoom,
         identities: identities.slice(0, scenario.peersPerRoom),
       });
@@ -781,6 +818,7 @@ async function runOne(
           ackMismatches: measured.checks.ackMismatches + (verified.ackMismatches ?? 0),
         },
         database,
+        nodes,
         databaseVersion: version,
         serverLoopBusy,
         loadAverage: [loadBefore, loadAfter] as [number, number],
@@ -797,7 +835,8 @@ async function runOne(
     }
   } finally {
     await clients.terminate();
-    await server.close();
+    for (const node of servers.reverse()) await node.close();
+    for (const stop of stops.reverse()) await stop();
   }
   return rows;
 }
@@ -811,6 +850,7 @@ export function fanoutTable(rows: FanoutRow[]): string {
   return markdownTable(
     [
       'database',
+      'nodes',
       'scenario (rooms × peers)',
       'senders × in flight',
       'msgs',
@@ -828,6 +868,7 @@ export function fanoutTable(rows: FanoutRow[]): string {
     ],
     rows.map((row) => [
       row.database,
+      row.nodes,
       scenarioLabel(row),
       `${row.senders} × ${row.inFlightPerSender}`,
       row.messages,
@@ -857,12 +898,14 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
     benchmark: 'chat-fanout',
     startedAt: new Date().toISOString(),
     machine: machineInfo(),
-    params: { databases: options.databases, scenarios: options.scenarios },
+    params: { databases: options.databases, scenarios: options.scenarios, nodes: options.nodes ?? 1 },
     rows: [],
     ok: true,
   };
   for (const database of options.databases)
-    result.rows.push(...(await runOne(database, options.scenarios, log, options.profileDir)));
+    result.rows.push(
+      ...(await runOne(database, options.scenarios, log, options.profileDir, options.nodes ?? 1)),
+    );
   result.ok = result.rows.every((row) => row.ok);
   if (options.out) writeJson(options.out, result);
   return result;
@@ -894,11 +937,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Fano
       scenarios: { type: 'string', default: 'sequential,one-room,many-rooms' },
       messages: { type: 'string' },
       profile: { type: 'string' },
+      nodes: { type: 'string', default: '1' },
       out: { type: 'string', default: join(repoRoot, 'bench-results', 'chat-fanout.json') },
     },
   });
   const scenarios = parseScenarios(values.scenarios, values.messages);
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) throw new Error('--nodes must be 1 to 8');
   const result = await runFanout({
+    nodes,
     databases: parseDatabases(values.db),
     scenarios,
     out: values.out,
