@@ -180,11 +180,20 @@ export async function joinRoom(
   page: Page,
   roomId: string,
   name: string,
-  options: { camOn?: boolean; textOnly?: boolean; baseUrl?: string } = {},
+  options: {
+    camOn?: boolean;
+    textOnly?: boolean;
+    baseUrl?: string;
+    /** For each step (page load, name field, joined): 20 s unless told (a crowded machine needs more). */
+    timeoutMs?: number;
+  } = {},
 ): Promise<void> {
-  await page.goto(options.baseUrl ? new URL(`/r/${roomId}`, options.baseUrl).href : `/r/${roomId}`);
-  await page.getByLabel('Your name').fill(name);
+  const timeout = options.timeoutMs ?? 20_000;
+  await page.goto(options.baseUrl ? new URL(`/r/${roomId}`, options.baseUrl).href : `/r/${roomId}`, {
+    timeout: Math.max(timeout, 30_000),
+  });
+  await page.getByLabel('Your name').fill(name, { timeout: Math.max(timeout, 30_000) });
   if (options.camOn === false) await page.getByRole('checkbox', { name: 'Camera' }).uncheck();
   await page.getByTestId(options.textOnly ? 'join-text' : 'join').click();
-  await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout });
 }
