@@ -8,6 +8,7 @@
 // a node killed behind a load balancer, are the e2e test tests/e2e/two-nodes.e2e.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Room } from '../src/room/room.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { createTestDatabase, type TestDatabase } from '../../tests/helpers/postgres.js';
@@ -260,6 +261,32 @@ test('the lobby and raised hands span nodes: a host on one node decides for peop
       Promise.resolve((host.peer.notifications('lobbyUpdated').at(-1)?.data.lobby as unknown[]).length === 0),
     WAIT_MS,
   );
+});
+
+test('a node whose Redis subscription dropped catches up with what it missed (resync)', async () => {
+  const roomId = `cluster-resync-${process.pid}`;
+  const alice = await joinOn(nodeA, roomId, 'Alice');
+  const bob = await joinOn(nodeB, roomId, 'Bob');
+  await alice.peer.nextNotification('peerJoined', WAIT_MS);
+
+  // Node B's subscribing connection is killed; in the same tick, before it can reconnect,
+  // Alice goes away on node A: that event is published while node B hears nothing.
+  const admin = new Redis(redis.url);
+  cleanups.push(() => admin.disconnect());
+  const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+  const line = clients.split('\n').find((l) => l.includes('name=meet-node-b-sub'));
+  const id = /id=(\d+)/.exec(line ?? '')?.[1];
+  assert.ok(id, `node B's subscriber among the pubsub clients:\n${clients}`);
+  await admin.call('CLIENT', 'KILL', 'ID', id);
+  const aliceOnA = roomOn(nodeA, roomId).participants.get(alice.peerId);
+  assert.ok(aliceOnA);
+  aliceOnA.away = true;
+  roomOn(nodeA, roomId).refreshPresence(aliceOnA);
+
+  // Node B reconnects and asks node A again: Bob is told what he missed.
+  const status = await bob.peer.nextNotification('peerStatus', WAIT_MS);
+  assert.deepEqual(status.data, { peerId: alice.peerId, status: 'away', inCall: false });
+  assert.equal(roomOn(nodeB, roomId).link?.remotePeer(alice.peerId)?.info.status, 'away');
 });
 
 test('chat sent on two nodes at once reaches everyone once, in seq order', async () => {

@@ -68,13 +68,14 @@ export class Cluster {
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const { config, log } = options;
-    const connect = () =>
+    const connect = (role: string) =>
       new Redis(config.redisUrl, {
         // Commands wait while Redis reconnects (bounded), rather than failing at once.
         maxRetriesPerRequest: 3,
         lazyConnect: true,
+        connectionName: `meet-${config.nodeId}-${role}`,
       });
-    const redis = { publisher: connect(), subscriber: connect() };
+    const redis = { publisher: connect('pub'), subscriber: connect('sub') };
     for (const [role, client] of Object.entries(redis))
       client.on('error', (err: Error) => log.warn({ err, role }, 'Redis connection error'));
     try {
@@ -84,6 +85,12 @@ export class Cluster {
       await registry.start();
       const cluster = new Cluster(options, redis, bus, registry);
       bus.onRequest((from, method, data) => cluster.#answer(from, method, data));
+      // ioredis reconnects and subscribes again by itself; what was published meanwhile is
+      // lost, so every room asks the other nodes again (and tells them to ask this one).
+      redis.subscriber.on('ready', () => {
+        log.warn('reconnected to Redis: the rooms resync with the other nodes');
+        for (const { link } of cluster.#links.values()) link.resync();
+      });
       registry.on('nodeGone', (nodeId) => {
         bus.nodeGone(nodeId);
         for (const { link } of cluster.#links.values()) link.nodeGone(nodeId);

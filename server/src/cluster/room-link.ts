@@ -36,7 +36,9 @@ export type RoomEvent =
   | { t: 'removeIdentity'; identityId: string; reason: string }
   | { t: 'setRole'; identityId: string; role: Role }
   | { t: 'lobby'; entries: LobbyEntry[] }
-  | { t: 'hands'; hands: RaisedHand[] };
+  | { t: 'hands'; hands: RaisedHand[] }
+  /** The sender reconnected to Redis: ask it again who is there. */
+  | { t: 'hello' };
 
 export interface RoomSnapshot {
   peers: PeerInfo[];
@@ -90,37 +92,61 @@ export class RoomLink {
   }
 
   async #start(): Promise<void> {
-    const { bus, redis, nodeId } = this.#context;
+    const { bus } = this.#context;
     await bus.joinRoom(this.#room.id, (envelope, from) =>
       this.#onEvent(from, envelope as { n: number; event: RoomEvent }),
     );
+    await this.#syncWithAll();
+  }
+
+  /** Enters the room's directory and asks every other node in it who is there. */
+  async #syncWithAll(): Promise<void> {
+    const { redis, nodeId } = this.#context;
     await redis.sadd(roomNodesKey(this.#room.id), nodeId);
     const others = (await redis.smembers(roomNodesKey(this.#room.id))).filter((id) => id !== nodeId);
-    await Promise.all(
-      others.map(async (other) => {
-        if (!(await this.#context.isAlive(other))) {
-          await redis.srem(roomNodesKey(this.#room.id), other);
-          return;
-        }
-        this.#waiting.set(other, this.#waiting.get(other) ?? []);
-        try {
-          const snapshot = await bus.request<RoomSnapshot>(
-            other,
-            'roomPeers',
-            { roomId: this.#room.id },
-            3000,
-          );
-          for (const info of snapshot.peers) this.#addPeer(other, info);
-          this.#room.hosts.fromNode(other, { lobby: snapshot.lobby, hands: snapshot.hands });
-          this.#applied.set(other, snapshot.n);
-        } catch (err) {
-          this.#room.log.warn({ err, node: other }, 'a node of the room did not say who is on it');
-        } finally {
-          const waited = this.#waiting.get(other) ?? [];
-          this.#waiting.delete(other);
-          for (const { n, event } of waited) this.#onEvent(other, { n, event });
-        }
-      }),
+    // Nodes this one still mirrors but that left the directory (dropped while Redis was away).
+    const mirrored = new Set([...this.#peers.values()].map((peer) => peer.nodeId));
+    for (const node of mirrored)
+      if (!others.includes(node) && !(await this.#context.isAlive(node))) this.nodeGone(node);
+    await Promise.all(others.map((other) => this.#syncWith(other)));
+  }
+
+  /**
+   * Asks one node who is on it and makes the mirror match, telling this node's participants
+   * what changed; its events meanwhile wait, and those the answer covers are dropped.
+   */
+  async #syncWith(other: string): Promise<void> {
+    const { bus, redis } = this.#context;
+    if (!(await this.#context.isAlive(other))) {
+      await redis.srem(roomNodesKey(this.#room.id), other);
+      this.nodeGone(other);
+      return;
+    }
+    if (this.#waiting.has(other)) return;
+    this.#waiting.set(other, []);
+    try {
+      const snapshot = await bus.request<RoomSnapshot>(other, 'roomPeers', { roomId: this.#room.id }, 3000);
+      this.#replacePeersOf(other, snapshot.peers);
+      this.#room.hosts.fromNode(other, { lobby: snapshot.lobby, hands: snapshot.hands });
+      this.#applied.set(other, snapshot.n);
+    } catch (err) {
+      this.#room.log.warn({ err, node: other }, 'a node of the room did not say who is on it');
+    } finally {
+      const waited = this.#waiting.get(other) ?? [];
+      this.#waiting.delete(other);
+      for (const { n, event } of waited) this.#onEvent(other, { n, event });
+    }
+  }
+
+  /**
+   * Redis came back after a disconnection: room events may have been lost both ways. This
+   * node asks the others again, and tells them to ask it (`hello`).
+   */
+  resync(): void {
+    if (this.#closed) return;
+    this.publish({ t: 'hello' });
+    this.#syncWithAll().catch((err: unknown) =>
+      this.#room.log.warn({ err }, 'the room could not resync with the other nodes'),
     );
   }
 
@@ -249,6 +275,9 @@ export class RoomLink {
       case 'hands':
         room.hosts.fromNode(from, { hands: event.hands });
         return;
+      case 'hello':
+        void this.#syncWith(from);
+        return;
     }
   }
 
@@ -310,6 +339,45 @@ export class RoomLink {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * Makes the mirror of one node's participants `peers`, and tells this node's participants
+   * the difference as the events they missed would have (left, joined, producers, status).
+   */
+  #replacePeersOf(nodeId: string, peers: PeerInfo[]): void {
+    const room = this.#room;
+    const now = new Map(peers.map((info) => [info.id, info]));
+    for (const [peerId, peer] of [...this.#peers])
+      if (peer.nodeId === nodeId && !now.has(peerId) && this.#removePeer(peerId))
+        room.deliver('peerLeft', { peerId });
+    for (const info of peers) {
+      const before = this.#peers.get(info.id)?.info;
+      const { producers, ...peer } = info;
+      if (!before) room.deliver('peerJoined', peer);
+      else {
+        if (before.status !== info.status || before.inCall !== info.inCall)
+          room.deliver('peerStatus', { peerId: info.id, status: info.status, inCall: info.inCall });
+        if (before.role !== info.role) room.deliver('roleChanged', { peerId: info.id, role: info.role });
+        for (const gone of before.producers.filter((p) => !producers.some((q) => q.id === p.id))) {
+          this.#producers.delete(gone.id);
+          void room.currentMedia().then((m) => m?.closeImported(gone.id));
+          room.deliver('producerClosed', { peerId: info.id, producerId: gone.id });
+        }
+      }
+      for (const producer of producers) {
+        const old = before?.producers.find((p) => p.id === producer.id);
+        if (!old) room.deliver('newProducer', { peerId: info.id, ...producer });
+        else if (old.paused !== producer.paused) {
+          void room.currentMedia().then((m) => m?.setImportedPaused(producer.id, producer.paused));
+          room.deliver(producer.paused ? 'producerPaused' : 'producerResumed', {
+            peerId: info.id,
+            producerId: producer.id,
+          });
+        }
+      }
+      this.#addPeer(nodeId, info);
     }
   }
 
