@@ -104,7 +104,15 @@ export async function createApp(config: Config): Promise<App> {
     }),
   });
   countRooms = () => rooms.list().length;
-  registerMediaMetrics(metrics.registry, new MediaCollector({ pool, rooms, db }));
+  registerMediaMetrics(
+    metrics.registry,
+    new MediaCollector({
+      pool,
+      rooms,
+      db,
+      clusterNodes: cluster && (async () => (await cluster.registry.liveNodes()).length),
+    }),
+  );
   try {
     await registerMetricsRoutes(fastify, metrics, config.metrics);
   } catch (error) {

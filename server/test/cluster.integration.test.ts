@@ -23,6 +23,17 @@ import {
 } from './support/raw-peer.js';
 
 const WAIT_MS = 20_000;
+const metricsToken = 'cluster-test-metrics-token';
+
+/** One sample of a node's /metrics (e.g. `meet_cluster_nodes`, `meet_piped_producers{between="nodes"}`). */
+async function metricOf(server: TestServer, sample: string): Promise<number | undefined> {
+  const response = await fetch(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${metricsToken}` },
+  });
+  const text = await response.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
 
 let redis: TestRedis;
 let database: TestDatabase;
@@ -39,6 +50,7 @@ async function startNode(nodeId: string): Promise<TestServer> {
     NODE_ID: nodeId,
     MEDIA_WORKERS: '1',
     CLUSTER_NODE_TTL_MS: '2000',
+    METRICS_TOKEN: metricsToken,
     // The chat test sends as fast as it can: the rate limits are not what it is about.
     CHAT_RATE: '1000',
     CHAT_BURST: '1000',
@@ -135,6 +147,8 @@ test('participants on two nodes: presence, producers piped where consumed, media
   assert.equal(imported.ownerId, alice.peerId);
   const pipes = (await imported.router.router.dump()).transportIds;
   assert.ok(pipes.length >= 2, 'a WebRTC transport and the pipe transport on node B');
+  assert.equal(await metricOf(nodeB, 'meet_piped_producers{between="nodes"}'), 1);
+  assert.equal(await metricOf(nodeB, 'meet_cluster_nodes'), 2);
 
   // Media really crosses: a microphone speaking on node A (announced as Alice's) is heard by
   // node B's speaker observer once someone there consumes it.

@@ -34,6 +34,7 @@ async function health(url: string): Promise<{ status: number; body: unknown }> {
 /** The metric families this server must expose, with their types. */
 const expectedFamilies = {
   meet_rooms: 'gauge',
+  meet_piped_producers: 'gauge',
   meet_signaling_connections: 'gauge',
   meet_participants: 'gauge',
   meet_webrtc_transports: 'gauge',

@@ -50,6 +50,10 @@ interface Snapshot {
   workers: WorkerSample[];
   bytes: Map<number, ByteCount>;
   databaseUp: boolean;
+  /** Producers piped to another router of their room (workers), or in from another node. */
+  piped: { workers: number; nodes: number };
+  /** Live nodes of the cluster (undefined: a single node, or Redis did not answer). */
+  clusterNodes: number | undefined;
 }
 
 const zeroBySource = (): Record<MediaSource, number> => ({ mic: 0, webcam: 0, screen: 0, screenAudio: 0 });
@@ -69,6 +73,8 @@ export interface MediaCollectorSources {
   pool: MediaWorkerPool;
   rooms: RoomRegistry;
   db: Db;
+  /** Live nodes of the cluster, when there is one. */
+  clusterNodes?: (() => Promise<number>) | undefined;
 }
 
 export class MediaCollector {
@@ -81,6 +87,11 @@ export class MediaCollector {
 
   constructor(sources: MediaCollectorSources) {
     this.#sources = sources;
+  }
+
+  /** Whether this node is part of a cluster. */
+  get inCluster(): boolean {
+    return this.#sources.clusterNodes !== undefined;
   }
 
   /** The current snapshot: one collection at a time, shared by the metrics of a scrape. */
@@ -104,6 +115,8 @@ export class MediaCollector {
       workers: [],
       bytes: new Map(),
       databaseUp: false,
+      piped: { workers: 0, nodes: 0 },
+      clusterNodes: undefined,
     };
     const transports: Array<{ transport: types.WebRtcTransport; worker: number }> = [];
     for (const room of rooms.list()) {
@@ -122,11 +135,23 @@ export class MediaCollector {
         if (view) for (const state of viewStates) snapshot.videoConsumers[state] += view[state];
       }
     }
-    const [workers, databaseUp] = await Promise.all([
+    for (const room of rooms.list()) {
+      const media = await room.currentMedia();
+      snapshot.piped.workers += media?.pipedProducers ?? 0;
+      snapshot.piped.nodes += media?.importedProducers ?? 0;
+    }
+    const [workers, databaseUp, clusterNodes] = await Promise.all([
       this.#sampleWorkers(pool),
       pingDatabase(db),
+      this.#sources.clusterNodes
+        ? withTimeout(
+            this.#sources.clusterNodes().catch(() => undefined),
+            probeTimeoutMs,
+          )
+        : undefined,
       this.#sampleTransports(transports),
     ]);
+    snapshot.clusterNodes = clusterNodes;
     snapshot.workers = workers;
     snapshot.databaseUp = databaseUp;
     snapshot.bytes = this.#byteTotals();
@@ -256,6 +281,22 @@ export function registerMediaMetrics(registry: Registry, collector: MediaCollect
   gauge('meet_rooms', 'Open rooms (rooms with at least one connected participant).', [], (m, s) =>
     m.set(s.rooms),
   );
+  gauge(
+    'meet_piped_producers',
+    'Producers carried to another router of their room: between this node\'s workers (between="workers"), or in from another node (between="nodes").',
+    ['between'],
+    (m, s) => {
+      m.set({ between: 'workers' }, s.piped.workers);
+      m.set({ between: 'nodes' }, s.piped.nodes);
+    },
+  );
+  if (collector.inCluster)
+    gauge(
+      'meet_cluster_nodes',
+      'Live nodes of the cluster as this node sees them in Redis (0 when Redis does not answer; absent on a single node).',
+      [],
+      (m, s) => m.set(s.clusterNodes ?? 0),
+    );
   gauge(
     'meet_signaling_connections',
     'Signaling websockets attached to a room (joined or not yet).',

@@ -132,6 +132,11 @@ export class RoomMedia extends EventEmitter<{
     return this.#pipes.size;
   }
 
+  /** Other nodes' producers piped in to this node now (several nodes). */
+  get importedProducers(): number {
+    return this.#imports.size;
+  }
+
   /**
    * The router for a participant's media: the oldest with room; when all are full, a new
    * one on a worker the room does not use yet; when it uses every live worker, the one
