@@ -6,6 +6,7 @@
 // statement has committed; if it fails, none of the batch is stored.
 import type { ChatMessage } from '@meet/protocol';
 import type { Db } from '../db/database.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { SignalingError, conflict, notFound } from '../signaling/errors.js';
 import { attachmentUrl, include, toChatMessage, type PendingMessage } from './messages.js';
 
@@ -37,17 +38,27 @@ export async function storeBatch(
   roomId: string,
   batch: readonly PendingMessage[],
 ): Promise<StoreOutcome[]> {
-  // The same (author, client id) twice in one batch (two tabs retrying at once): one row.
+  const firstOf = uniqueMessages(batch);
+  const inserted = await db.$queryRaw<InsertedRow[]>(insertStatement(roomId, [...firstOf.values()]));
+  return outcomesOf(db, roomId, batch, firstOf, inserted);
+}
+
+/** The same (author, client id) twice in one batch (two tabs retrying at once): one row. */
+function uniqueMessages(batch: readonly PendingMessage[]): Map<string, PendingMessage> {
   const firstOf = new Map<string, PendingMessage>();
   for (const message of batch) if (!firstOf.has(keyOf(message))) firstOf.set(keyOf(message), message);
-  const unique = [...firstOf.values()];
+  return firstOf;
+}
 
-  // The id is made here as Prisma makes it (a random UUID: the column has no default); the
-  // author's name is read in the same statement (identities are never deleted). An
-  // attachment is locked (FOR KEY SHARE) as the row is made, so that the expiry sweep cannot
-  // delete it between this check and the foreign key's: a message whose upload is gone is
-  // skipped instead of failing the batch.
-  const inserted = await db.$queryRaw<InsertedRow[]>`
+/**
+ * The one INSERT of a batch. The id is made here as Prisma makes it (a random UUID: the
+ * column has no default); the author's name is read in the same statement (identities are
+ * never deleted). An attachment is locked (FOR KEY SHARE) as the row is made, so that the
+ * expiry sweep cannot delete it between this check and the foreign key's: a message whose
+ * upload is gone is skipped instead of failing the batch.
+ */
+function insertStatement(roomId: string, unique: PendingMessage[]): Prisma.Sql {
+  return Prisma.sql`
     INSERT INTO "messages"
       ("id", "room_id", "author_id", "author_name", "client_id", "text", "recipient_id", "recipient_name", "attachment_id")
     SELECT gen_random_uuid(), ${roomId}, b."author_id", i."display_name", b."client_id", b."text", b."recipient_id",
@@ -68,7 +79,17 @@ export async function storeBatch(
     ON CONFLICT DO NOTHING
     RETURNING "id", "seq", "author_id" AS "authorId", "author_name" AS "authorName",
               "client_id" AS "clientId", "created_at" AS "createdAt"`;
+}
 
+/** Each message's outcome, in the batch's order, from the rows the INSERT returned. */
+async function outcomesOf(
+  db: Db,
+  roomId: string,
+  batch: readonly PendingMessage[],
+  firstOf: Map<string, PendingMessage>,
+  inserted: InsertedRow[],
+): Promise<StoreOutcome[]> {
+  const unique = [...firstOf.values()];
   const outcomes = new Map<string, StoreOutcome>();
   for (const row of inserted) {
     const message = firstOf.get(keyOf(row));
@@ -150,13 +171,23 @@ export async function storeBatchInOrder(
   roomId: string,
   batch: readonly PendingMessage[],
 ): Promise<{ outcomes: StoreOutcome[]; previousSeq: string }> {
-  return db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`meet-chat:${roomId}`}, 0))`;
-    const [row] = await tx.$queryRaw<Array<{ max: bigint | null }>>`
-      SELECT max("seq") AS "max" FROM "messages" WHERE "room_id" = ${roomId}`;
-    const outcomes = await storeBatch(tx as Db, roomId, batch);
-    return { outcomes, previousSeq: (row?.max ?? 0n).toString() };
-  });
+  const firstOf = uniqueMessages(batch);
+  // Two statements in one transaction (BEGIN, lock, insert, COMMIT): the INSERT's snapshot
+  // is taken after the lock is held, so the highest seq it reads (a CTE does not see the
+  // statement's own rows) is the previous batch's, whichever node committed it.
+  const [, inserted] = await db.$transaction([
+    db.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`meet-chat:${roomId}`}, 0))`,
+    db.$queryRaw<Array<InsertedRow & { previousSeq: bigint }>>`
+      WITH "previous" AS (
+             SELECT coalesce(max("seq"), 0) AS "seq" FROM "messages" WHERE "room_id" = ${roomId}
+           ),
+           "inserted" AS (${insertStatement(roomId, [...firstOf.values()])})
+      SELECT "inserted".*, "previous"."seq" AS "previousSeq" FROM "inserted", "previous"`,
+  ]);
+  // Rows skipped as retries were stored before: looked up after the commit, as storeBatch does.
+  const outcomes = await outcomesOf(db, roomId, batch, firstOf, inserted);
+  // Nothing inserted (every message a retry): nothing is announced, the chain is unchanged.
+  return { outcomes, previousSeq: (inserted[0]?.previousSeq ?? 0n).toString() };
 }
 
 /** The room's highest seq now ("0": no message yet). */
