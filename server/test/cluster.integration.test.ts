@@ -373,4 +373,11 @@ test('a node that leaves the cluster takes only its participants; the others hea
     erin.joined.peers.map((p) => p.id),
     [alice.peerId],
   );
+  // Alice hears of Erin whether or not node A has noticed the restart yet: the new run's
+  // events are numbered anew, and are not taken for the old run's.
+  await waitUntil(
+    'Alice to hear Erin joined',
+    () => Promise.resolve(alice.peer.notifications('peerJoined').some((n) => n.data.id === erin.peerId)),
+    WAIT_MS,
+  );
 });

@@ -91,9 +91,10 @@ export class Cluster {
         log.warn('reconnected to Redis: the rooms resync with the other nodes');
         for (const { link } of cluster.#links.values()) link.resync();
       });
-      registry.on('nodeGone', (nodeId) => {
-        bus.nodeGone(nodeId);
-        for (const { link } of cluster.#links.values()) link.nodeGone(nodeId);
+      registry.on('nodeGone', (nodeId, { startedAt, restarted }) => {
+        if (!restarted) bus.nodeGone(nodeId);
+        for (const { link } of cluster.#links.values())
+          link.nodeGone(nodeId, { epoch: startedAt, restarted });
       });
       log.info({ node: config.nodeId }, 'joined the cluster');
       return cluster;
@@ -116,6 +117,7 @@ export class Cluster {
         bus: this.#bus,
         redis: this.#redis.publisher,
         nodeId: this.nodeId,
+        epoch: this.registry.startedAt,
         isAlive: (nodeId) => this.registry.isAlive(nodeId),
         pipeListen: { ip: this.#options.listenIp, announcedAddress: this.#options.config.pipeAddress },
         linked: (roomId) => this.#links.has(roomId),

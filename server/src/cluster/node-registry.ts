@@ -22,12 +22,20 @@ export interface NodeInfo {
 const NODES = 'meet:nodes';
 const aliveKey = (nodeId: string) => `meet:node:${nodeId}:alive`;
 
-export class NodeRegistry extends EventEmitter<{ nodeGone: [nodeId: string] }> {
+export class NodeRegistry extends EventEmitter<{
+  /** A node's run (started at `startedAt`) is over; `restarted`: the node is back in a new run. */
+  nodeGone: [nodeId: string, gone: { startedAt: string; restarted: boolean }];
+}> {
   readonly nodeId: string;
   readonly #redis: Redis;
   readonly #ttlMs: number;
   readonly #info: () => Omit<NodeInfo, 'id' | 'startedAt'>;
   readonly #startedAt = new Date().toISOString();
+
+  /** When this node (this process) started: tells a restart under the same id apart. */
+  get startedAt(): string {
+    return this.#startedAt;
+  }
   readonly #log: FastifyBaseLogger;
   /** Nodes seen alive at the last check, with their start time (to tell each one's going once). */
   #known = new Map<string, string>();
@@ -117,10 +125,15 @@ export class NodeRegistry extends EventEmitter<{ nodeGone: [nodeId: string] }> {
     });
     if (gone.length) await this.#redis.srem(NODES, ...gone);
     for (const [id, startedAt] of this.#known) {
-      if (id !== this.nodeId && alive.get(id) !== startedAt) {
-        this.#log.warn({ node: id }, 'a node of the cluster is gone (its registration expired)');
-        this.emit('nodeGone', id);
-      }
+      if (id === this.nodeId || alive.get(id) === startedAt) continue;
+      const restarted = alive.has(id);
+      this.#log.warn(
+        { node: id },
+        restarted
+          ? 'a node of the cluster restarted (a new run under the same id)'
+          : 'a node of the cluster is gone (its registration expired)',
+      );
+      this.emit('nodeGone', id, { startedAt, restarted });
     }
     this.#known = alive;
   }

@@ -40,7 +40,15 @@ export type RoomEvent =
   /** The sender reconnected to Redis: ask it again who is there. */
   | { t: 'hello' };
 
+/** A room event as published: numbered in its node's run (`epoch`: when that run started). */
+interface Envelope {
+  n: number;
+  epoch: string;
+  event: RoomEvent;
+}
+
 export interface RoomSnapshot {
+  epoch: string;
   peers: PeerInfo[];
   lobby: LobbyEntry[];
   hands: RaisedHand[];
@@ -58,6 +66,8 @@ export interface LinkContext {
   bus: ClusterBus;
   redis: Redis;
   nodeId: string;
+  /** This node's start time: events and snapshots carry it, so a restart is told apart. */
+  epoch: string;
   isAlive(nodeId: string): Promise<boolean>;
   pipeListen: PipeListen;
   /** Whether this node has a (newer) link for the room again. */
@@ -76,10 +86,10 @@ export class RoomLink {
   readonly #producers = new Map<string, { peerId: string; nodeId: string }>();
   /** Events published for this room by this node. */
   #published = 0;
-  /** Per node: the number of its last event applied here. */
-  readonly #applied = new Map<string, number>();
+  /** Per node: the run (epoch) heard from, and the number of its last event applied here. */
+  readonly #applied = new Map<string, { epoch: string; n: number }>();
   /** Per node whose snapshot is awaited: its events meanwhile. */
-  readonly #waiting = new Map<string, Array<{ n: number; event: RoomEvent }>>();
+  readonly #waiting = new Map<string, Envelope[]>();
   #closed = false;
 
   constructor(context: LinkContext, room: Room) {
@@ -93,9 +103,7 @@ export class RoomLink {
 
   async #start(): Promise<void> {
     const { bus } = this.#context;
-    await bus.joinRoom(this.#room.id, (envelope, from) =>
-      this.#onEvent(from, envelope as { n: number; event: RoomEvent }),
-    );
+    await bus.joinRoom(this.#room.id, (envelope, from) => this.#onEvent(from, envelope as Envelope));
     await this.#syncWithAll();
   }
 
@@ -126,15 +134,16 @@ export class RoomLink {
     this.#waiting.set(other, []);
     try {
       const snapshot = await bus.request<RoomSnapshot>(other, 'roomPeers', { roomId: this.#room.id }, 3000);
+      this.#newRun(other, snapshot.epoch);
       this.#replacePeersOf(other, snapshot.peers);
       this.#room.hosts.fromNode(other, { lobby: snapshot.lobby, hands: snapshot.hands });
-      this.#applied.set(other, snapshot.n);
+      this.#applied.set(other, { epoch: snapshot.epoch, n: snapshot.n });
     } catch (err) {
       this.#room.log.warn({ err, node: other }, 'a node of the room did not say who is on it');
     } finally {
       const waited = this.#waiting.get(other) ?? [];
       this.#waiting.delete(other);
-      for (const { n, event } of waited) this.#onEvent(other, { n, event });
+      for (const envelope of waited) this.#onEvent(other, envelope);
     }
   }
 
@@ -154,7 +163,8 @@ export class RoomLink {
   publish(event: RoomEvent): void {
     if (this.#closed) return;
     this.#published += 1;
-    this.#context.bus.publish(this.#room.id, { n: this.#published, event });
+    const envelope: Envelope = { n: this.#published, epoch: this.#context.epoch, event };
+    this.#context.bus.publish(this.#room.id, envelope);
   }
 
   /** This node's participants, for a node that starts hearing the room. */
@@ -163,6 +173,7 @@ export class RoomLink {
       peers: this.#room.joinedParticipants().map((p) => p.info()),
       lobby: this.#room.hosts.localLobby(),
       hands: this.#room.hosts.localHands(),
+      epoch: this.#context.epoch,
       n: this.#published,
     };
   }
@@ -232,16 +243,28 @@ export class RoomLink {
     if (media?.findOwnProducer(producerId)) media.wantLayer(producerId, `node:${from}`, spatialLayer);
   }
 
-  #onEvent(from: string, { n, event }: { n: number; event: RoomEvent }): void {
+  #onEvent(from: string, envelope: Envelope): void {
     if (this.#closed) return;
     const waiting = this.#waiting.get(from);
     if (waiting) {
-      waiting.push({ n, event });
+      waiting.push(envelope);
       return;
     }
-    if (n <= (this.#applied.get(from) ?? 0)) return;
-    this.#applied.set(from, n);
+    const { n, epoch, event } = envelope;
+    this.#newRun(from, epoch);
+    const applied = this.#applied.get(from);
+    if (applied && n <= applied.n) return;
+    this.#applied.set(from, { epoch, n });
     this.#apply(from, event);
+  }
+
+  /**
+   * A node heard from in a new run (it restarted under the same id, perhaps before the
+   * registry noticed): what its previous run had here is gone.
+   */
+  #newRun(nodeId: string, epoch: string): void {
+    const applied = this.#applied.get(nodeId);
+    if (applied && applied.epoch !== epoch) this.#forget(nodeId);
   }
 
   #apply(from: string, event: RoomEvent): void {
@@ -397,10 +420,22 @@ export class RoomLink {
     return true;
   }
 
-  /** A node of the cluster is gone: its participants left, and every pipe with it closes. */
-  nodeGone(nodeId: string): void {
+  /**
+   * A node of the cluster is gone (or, `restarted`, its run of `epoch` is): its participants
+   * left, and every pipe with it closes. A restarted node keeps its directory entry, and a
+   * run already replaced here by the new one is not forgotten twice.
+   */
+  nodeGone(nodeId: string, { epoch, restarted = false }: { epoch?: string; restarted?: boolean } = {}): void {
     if (this.#closed) return;
-    this.#waiting.delete(nodeId);
+    const applied = this.#applied.get(nodeId);
+    if (epoch !== undefined && applied && applied.epoch !== epoch) return;
+    if (!restarted) this.#waiting.delete(nodeId);
+    this.#forget(nodeId);
+    if (!restarted) this.#context.redis.srem(roomNodesKey(this.#room.id), nodeId).catch(() => undefined);
+  }
+
+  /** Drops what a node's run had here (participants, lobby, hands, pipes, wanted layers). */
+  #forget(nodeId: string): void {
     this.#applied.delete(nodeId);
     for (const [peerId, peer] of [...this.#peers]) {
       if (peer.nodeId !== nodeId) continue;
@@ -413,7 +448,6 @@ export class RoomLink {
     void this.#room.currentMedia().then((media) => {
       for (const producerId of exported) media?.wantLayer(producerId, `node:${nodeId}`, -1);
     });
-    this.#context.redis.srem(roomNodesKey(this.#room.id), nodeId).catch(() => undefined);
   }
 
   /** The room closed on this node. */
