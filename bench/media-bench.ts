@@ -27,6 +27,8 @@
 //            CPU per forwarded Mbit of each and their ratio (bench/spread.ts; this platform
 //            only, not in the default list: --scenarios spread --sfu meet)
 //            [--spread-sizes 6,10] [--spread-repeats 1] [--spread-video-kbps 200]
+//            [--spread-modes one-router,two-routers,two-nodes] (two-nodes: two server
+//            processes sharing PostgreSQL and a Redis started for the run)
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -471,7 +473,7 @@ export function printBench(result: BenchResult, log: (line: string) => void = co
   if (result.spread) {
     log('');
     log(
-      'Spread scenario (one room, MEDIA_WORKERS=2: one router on one worker, or two routers on the two workers):',
+      'Spread scenario (one room, MEDIA_WORKERS=2: one router on one worker, or two routers on the two workers; two-nodes: two servers of one worker each, sharing Redis and PostgreSQL):',
     );
     log(result.spread.table);
     log('');
@@ -575,7 +577,7 @@ export function renderSpreadMarkdown(result: BenchResult): string {
   if (!s) return '';
   const o = s.options;
   const lines = [
-    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (2 workers). Window ${String(o.duration)} s after ${String(o.warmup)} s of warm-up; load generator in ${String(o.threads)} threads. Each participant: one 640x360 VP8 encoding at ${fmt(o.videoBitrate / 1000, 0)} kbit/s and Opus at ${fmt(o.audioBitrate / 1000, 0)} kbit/s; ${String(o.repeats)} run(s) per case.`,
+    `Run of ${result.startedAt}: ${String(m.cpu)}, ${String(m.cores)} cores, Linux ${String(m.kernel)}, Node ${String(m.node)}, mediasoup ${String(m.mediasoup)} (one server with 2 workers; two-nodes: two servers with 1 worker each, sharing Redis and PostgreSQL, producers piped between them over SRTP on loopback). Window ${String(o.duration)} s after ${String(o.warmup)} s of warm-up; load generator in ${String(o.threads)} threads. Each participant: one 640x360 VP8 encoding at ${fmt(o.videoBitrate / 1000, 0)} kbit/s and Opus at ${fmt(o.audioBitrate / 1000, 0)} kbit/s; ${String(o.repeats)} run(s) per case.`,
     '',
     s.table,
     '',
@@ -634,6 +636,7 @@ export function parseBenchArgs(
       'switch-samples': { type: 'string', default: String(defaultAdaptiveOptions.switchSamples) },
       'spread-sizes': { type: 'string', default: defaultSpreadOptions.sizes.join(',') },
       'spread-repeats': { type: 'string', default: String(defaultSpreadOptions.repeats) },
+      'spread-modes': { type: 'string', default: defaultSpreadOptions.modes.join(',') },
       'spread-video-kbps': { type: 'string', default: String(defaultSpreadOptions.videoBitrate / 1000) },
     },
   });
@@ -676,6 +679,11 @@ export function parseBenchArgs(
       ...defaultSpreadOptions,
       sizes: quick ? [6] : numbers(values['spread-sizes'], 'spread-sizes'),
       repeats: numbers(values['spread-repeats'], 'spread-repeats')[0] as number,
+      modes: list(
+        values['spread-modes'],
+        ['one-router', 'two-routers', 'two-nodes'] as const,
+        'spread-modes',
+      ),
       videoBitrate: (numbers(values['spread-video-kbps'], 'spread-video-kbps')[0] as number) * 1000,
     },
     out: values.out === '' ? null : values.out,

@@ -10,6 +10,11 @@
 //                router of one worker, the others on a router of the other worker; every
 //                producer is piped (pipeToRouter, a local PipeTransport pair) to the other
 //                router, since someone there consumes it: 2·N piped producers.
+//   two-nodes    (only with --spread-modes …,two-nodes) two server processes with
+//                MEDIA_WORKERS=1 each, sharing a PostgreSQL database and a Redis started
+//                for the run (REDIS_URL): participant i joins node i mod 2, so the room
+//                spans both nodes and every producer is piped to the other node over an
+//                SRTP PipeTransport pair on loopback: 2·N producers piped in.
 //
 // MEDIA_ROUTER_MAX_LOAD=1 in both, so that only the participant count decides (the
 // measured load of a busy worker must not spread the one-router case). The SFU's CPU is
@@ -26,15 +31,17 @@ import os from 'node:os';
 import { createTarget } from './load/meet-target.js';
 import { fmt, markdownTable } from './load/report.js';
 import { LoadSession, type LoadResult } from './load/runner.js';
-import { startMeetServer } from './load/server-process.js';
+import { startMeetServer, type MeetServerProcess } from './load/server-process.js';
 
-export type SpreadMode = 'one-router' | 'two-routers';
+export type SpreadMode = 'one-router' | 'two-routers' | 'two-nodes';
 
 export interface SpreadOptions {
   /** Meeting sizes (participants, all publishing and receiving). */
   sizes: number[];
-  /** Runs of each (size, mode) pair; the order of the two modes alternates. */
+  /** Runs of each (size, mode) pair; the order of the modes alternates. */
   repeats: number;
+  /** The cases to run (one-router is the baseline of the ratios). */
+  modes: SpreadMode[];
   /** Camera payload bit/s (one encoding, 640x360 at 30 fps) and microphone bit/s. */
   videoBitrate: number;
   audioBitrate: number;
@@ -48,6 +55,7 @@ export interface SpreadOptions {
 export const defaultSpreadOptions = {
   sizes: [6, 10],
   repeats: 1,
+  modes: ['one-router', 'two-routers'] as SpreadMode[],
   // One packet per delta frame at 30 fps (maxPayload 1100): the generator's receive work stays small.
   videoBitrate: 200_000,
   audioBitrate: 32_000,
@@ -124,28 +132,88 @@ async function workerMetrics(baseUrl: string, token: string): Promise<WorkerMetr
   }));
 }
 
+/** The servers of a case: one with two workers, or two nodes of one worker each. */
+async function startServers(mode: SpreadMode, routerParticipants: number) {
+  const common = {
+    MEDIA_ROUTER_PARTICIPANTS: String(routerParticipants),
+    MEDIA_ROUTER_MAX_LOAD: '1',
+    MAX_PEERS_PER_ROOM: '500',
+  };
+  if (mode !== 'two-nodes') {
+    const server = await startMeetServer({ ...common, MEDIA_WORKERS: '2' });
+    return { servers: [server], close: () => server.close() };
+  }
+  const { startRedis } = await import('../tests/helpers/redis.js');
+  const { createTestDatabase } = await import('../tests/helpers/postgres.js');
+  const redis = await startRedis();
+  const database = await createTestDatabase();
+  const servers: MeetServerProcess[] = [];
+  try {
+    for (const nodeId of ['spread-a', 'spread-b'])
+      servers.push(
+        await startMeetServer({
+          ...common,
+          MEDIA_WORKERS: '1',
+          REDIS_URL: redis.url,
+          DATABASE_URL: database.url,
+          NODE_ID: nodeId,
+        }),
+      );
+  } catch (error) {
+    for (const server of servers) await server.close();
+    await database.drop();
+    await redis.stop();
+    throw error;
+  }
+  return {
+    servers,
+    async close() {
+      for (const server of servers) await server.close();
+      await database.drop();
+      await redis.stop();
+    },
+  };
+}
+
+/** Every server's workers, numbered across servers (node b's worker 0 is worker 1). */
+async function allWorkerMetrics(
+  servers: Array<{ url: string; metricsToken: string }>,
+): Promise<WorkerMetric[]> {
+  const perServer = await Promise.all(
+    servers.map((server) => workerMetrics(server.url, server.metricsToken)),
+  );
+  let offset = 0;
+  return perServer.flatMap((workers) => {
+    const numbered = workers.map((w) => ({ ...w, index: w.index + offset }));
+    offset += workers.length;
+    return numbered;
+  });
+}
+
 async function runCase(
   size: number,
   mode: SpreadMode,
   repeat: number,
   options: SpreadOptions,
 ): Promise<SpreadCase> {
-  const routerParticipants = mode === 'one-router' ? size : Math.ceil(size / 2);
-  const server = await startMeetServer({
-    MEDIA_WORKERS: '2',
-    MEDIA_ROUTER_PARTICIPANTS: String(routerParticipants),
-    MEDIA_ROUTER_MAX_LOAD: '1',
-    MAX_PEERS_PER_ROOM: '500',
-  });
+  const routerParticipants = mode === 'two-routers' ? Math.ceil(size / 2) : size;
+  const { servers, close } = await startServers(mode, routerParticipants);
+  const server = servers[0] as (typeof servers)[number];
   const media = {
     video: { bitrate: options.videoBitrate },
     audio: { bitrate: options.audioBitrate },
   };
   // The SFU's pids are read (from /metrics) just before the window: its byte counters then too.
   let before: { at: number; workers: WorkerMetric[] } | undefined;
-  const target = createTarget('meet', { kind: 'meet', baseUrl: server.url, media }, options.threads, {
+  const spec = {
+    kind: 'meet' as const,
+    baseUrl: server.url,
+    ...(servers.length > 1 ? { baseUrls: servers.map((s) => s.url) } : {}),
+    media,
+  };
+  const target = createTarget('meet', spec, options.threads, {
     sfuPids: async () => {
-      before = { at: performance.now(), workers: await workerMetrics(server.url, server.metricsToken) };
+      before = { at: performance.now(), workers: await allWorkerMetrics(servers) };
       return before.workers.map((w) => w.pid);
     },
   });
@@ -156,7 +224,7 @@ async function runCase(
       subscribers: 0,
     });
     const result = await session.measure({ duration: options.duration, warmup: options.warmup });
-    const after = { at: performance.now(), workers: await workerMetrics(server.url, server.metricsToken) };
+    const after = { at: performance.now(), workers: await allWorkerMetrics(servers) };
     const loadAverage = os.loadavg().map((v) => Math.round(v * 100) / 100);
     const seconds = (after.at - (before?.at ?? NaN)) / 1000;
     const workers: SpreadWorker[] = after.workers.map(({ sentBytes, ...w }) => ({
@@ -174,7 +242,7 @@ async function runCase(
       repeat,
       routerParticipants,
       workers,
-      expectedPipedProducers: mode === 'two-routers' ? 2 * size : 0,
+      expectedPipedProducers: mode === 'one-router' ? 0 : 2 * size,
       loadAverage,
       sfuSentMbps,
       cpuMsPerSentMbit: (result.sfu.cpu * 1000) / sfuSentMbps,
@@ -187,7 +255,7 @@ async function runCase(
   } finally {
     await session.close();
     await target.close?.();
-    await server.close();
+    await close();
   }
 }
 
@@ -258,15 +326,16 @@ export function spreadTable(cases: SpreadCase[]): string {
  */
 export function spreadRatios(cases: SpreadCase[]): string {
   const rows: string[][] = [];
-  for (const one of cases.filter((c) => c.mode === 'one-router')) {
-    const two = cases.find((c) => c.mode === 'two-routers' && c.size === one.size && c.repeat === one.repeat);
-    if (!two) continue;
+  for (const two of cases.filter((c) => c.mode !== 'one-router')) {
+    const one = cases.find((c) => c.mode === 'one-router' && c.size === two.size && c.repeat === two.repeat);
+    if (!one) continue;
     const a = one.result;
     const b = two.result;
     const lossy = a.lossPct > lossyPct || b.lossPct > lossyPct ? ' (lossy)' : '';
     rows.push([
       String(one.size),
       String(one.repeat),
+      two.mode,
       `${fmt(a.sfuCpuMsPerMbit, 2)} → ${fmt(b.sfuCpuMsPerMbit, 2)}`,
       `${fmt(b.sfuCpuMsPerMbit / a.sfuCpuMsPerMbit, 2)}${lossy}`,
       `${fmt(one.cpuMsPerSentMbit, 2)} → ${fmt(two.cpuMsPerSentMbit, 2)}`,
@@ -281,11 +350,12 @@ export function spreadRatios(cases: SpreadCase[]): string {
     [
       'N',
       'run',
-      'CPU ms / fwd Mbit: one → two routers',
-      'ratio two / one',
-      'CPU ms / sent Mbit: one → two',
-      'ratio two / one (sent)',
-      'SFU CPU cores: one → two',
+      'spread over',
+      'CPU ms / fwd Mbit: one router → spread',
+      'ratio spread / one',
+      'CPU ms / sent Mbit: one → spread',
+      'ratio spread / one (sent)',
+      'SFU CPU cores: one → spread',
       'extra CPU per piped producer (ms/s)',
       'loss %: one / two',
     ],
@@ -306,7 +376,7 @@ export function spreadNotes(cases: SpreadCase[]): string[] {
         `N=${c.size} ${c.mode} run ${c.repeat}: not a measurement of the SFU: loss ${fmt(r.lossPct, 1)} %, ${r.udpRcvbufErrors} datagrams dropped at the generator's full sockets, the SFU sent ${fmt(c.sfuSentMbps, 1)} Mbit/s and the receivers got ${fmt(r.forwardedMbps, 1)}, while the machine's CPU was ${fmt(r.machineCpu, 2)} of ${os.availableParallelism()} cores (generator ${fmt(r.generator.cpu, 2)}, SFU ${fmt(r.sfu.cpu, 2)}): the load generator, short of CPU, was the limit (retransmissions asked for by its losses are also in what the SFU sent)`,
       );
     const used = c.workers.filter((w) => w.routers > 0).length;
-    const expected = c.mode === 'two-routers' ? 2 : 1;
+    const expected = c.mode === 'one-router' ? 1 : 2;
     if (used !== expected)
       notes.push(
         `N=${c.size} ${c.mode} run ${c.repeat}: routers on ${used} worker(s), expected ${expected}: the case is not what its name says`,
@@ -320,8 +390,7 @@ export async function runSpread(options: SpreadOptions): Promise<SpreadResult> {
   const errors: string[] = [];
   for (let repeat = 1; repeat <= options.repeats; repeat++) {
     for (const size of options.sizes) {
-      const modes: SpreadMode[] =
-        repeat % 2 === 1 ? ['one-router', 'two-routers'] : ['two-routers', 'one-router'];
+      const modes = repeat % 2 === 1 ? options.modes : [...options.modes].reverse();
       for (const mode of modes) {
         options.log(`meet: spread scenario, N=${size}, ${mode}, run ${repeat}`);
         try {

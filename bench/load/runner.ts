@@ -13,6 +13,8 @@ export interface JoinOptions {
   name: string;
   publish: boolean;
   subscribe: boolean;
+  /** The participant's number in the session (0, 1, …): which node it joins, with several. */
+  index?: number;
 }
 
 /** An SFU the load tool can drive. */
@@ -142,7 +144,7 @@ export class LoadSession {
       const index = this.#joined++;
       const mediaWasFlowing = this.members.some((m) => m.roomId === roomId && m.publish);
       const name = `${publish ? (subscribe ? 'pub' : 'snd') : 'sub'}${index}-${roomId}`.slice(0, 40);
-      const participant = await this.target.join({ roomId, name, publish, subscribe });
+      const participant = await this.target.join({ roomId, name, publish, subscribe, index });
       this.members.push({ participant, roomId, publish, subscribe, mediaWasFlowing });
       joined.push(participant);
     };

@@ -21,7 +21,14 @@ const ROLE = 'meet-load-participants';
 
 /** Where thread-hosted participants join: enough to build the target inside the thread. */
 export type ParticipantSpec =
-  { kind: 'meet'; baseUrl: string; media: MediaSpec } | { kind: 'janus'; wsUrl: string; media: MediaSpec };
+  | {
+      kind: 'meet';
+      baseUrl: string;
+      /** Several nodes of one cluster: participant i joins through baseUrls[i mod length]. */
+      baseUrls?: string[];
+      media: MediaSpec;
+    }
+  | { kind: 'janus'; wsUrl: string; media: MediaSpec };
 
 export interface MediaSpec {
   video?: Partial<VideoSourceOptions>;
@@ -36,7 +43,10 @@ export interface MediaSpec {
 export async function joinLocal(spec: ParticipantSpec, options: JoinOptions): Promise<SimulatedParticipant> {
   if (spec.kind === 'meet') {
     const { MeetParticipant } = await import('./participant.js');
-    return MeetParticipant.join({ baseUrl: spec.baseUrl, ...options, ...spec.media });
+    const nodes = spec.baseUrls ?? [];
+    const baseUrl = nodes.length ? (nodes[(options.index ?? 0) % nodes.length] as string) : spec.baseUrl;
+    const { index: _index, ...join } = options;
+    return MeetParticipant.join({ baseUrl, ...join, ...spec.media });
   }
   const { JanusParticipant } = await import('./janus.js');
   return JanusParticipant.join({ wsUrl: spec.wsUrl, ...options, ...spec.media });
