@@ -150,6 +150,12 @@ export const notifications = {
     reason: z.string(),
     producers: z.array(z.object({ peerId: idSchema }).extend(producerInfoSchema.shape)),
   }),
+  /**
+   * Several nodes: the room is served by another node (or, new, goes to a less loaded one).
+   * Sent alone, before the socket closes (4000): connect again at once with `node` in the
+   * socket's query, which the load balancer routes to that node.
+   */
+  moveTo: z.object({ node: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) }),
   ...chatNotifications,
   ...hostNotifications,
   ...adaptationNotifications,

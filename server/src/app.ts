@@ -140,6 +140,7 @@ export async function createApp(config: Config): Promise<App> {
   registerSignalingRoute(fastify, rooms, db, metrics, {
     allowedOrigins: config.allowedOrigins,
     ...config.signaling,
+    placement: cluster && ((roomId) => cluster.placementFor(roomId, config.roomMedia.maxWorkerLoad)),
   });
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
   const storage = new LocalDiskStorage(config.attachments.dir);

@@ -70,6 +70,7 @@ const envSchema = z.object({
     .optional(),
   CLUSTER_PIPE_ADDRESS: z.ipv4().or(z.ipv6()).optional(),
   CLUSTER_NODE_TTL_MS: z.coerce.number().int().min(1000).max(600_000).default(6000),
+  CLUSTER_PLACEMENT: z.enum(['true', 'false']).default('true'),
   ATTACHMENT_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -174,6 +175,8 @@ export interface ClusterConfig {
   pipeAddress: string;
   /** A node's registry entry expires this long after its last heartbeat. */
   nodeTtlMs: number;
+  /** Move connections to the room's node, and new rooms to the least loaded node (moveTo). */
+  placement: boolean;
 }
 
 /** TRUST_PROXY: true/false, or the proxies' addresses/CIDRs (comma-separated). */
@@ -270,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           nodeId: e.NODE_ID ?? `node-${randomUUID().slice(0, 8)}`,
           pipeAddress: e.CLUSTER_PIPE_ADDRESS ?? announcedAddress,
           nodeTtlMs: e.CLUSTER_NODE_TTL_MS,
+          placement: e.CLUSTER_PLACEMENT === 'true',
         }
       : undefined,
   };

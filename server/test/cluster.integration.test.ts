@@ -50,6 +50,9 @@ async function startNode(nodeId: string): Promise<TestServer> {
     NODE_ID: nodeId,
     MEDIA_WORKERS: '1',
     CLUSTER_NODE_TTL_MS: '2000',
+    // Rooms spanning nodes are what this file is about: nobody is moved to the room's node
+    // (placement: cluster-placement.integration.test.ts).
+    CLUSTER_PLACEMENT: 'false',
     METRICS_TOKEN: metricsToken,
     // The chat test sends as fast as it can: the rate limits are not what it is about.
     CHAT_RATE: '1000',

@@ -275,6 +275,12 @@ test('deploy/haproxy.cfg: HTTP mode, websockets kept for an hour, health checks 
       .map(([name, node]) => `${name}:${node.environment!.PORT}`)
       .sort(),
   );
+  // A signaling socket a node moved (?node=<NODE_ID>) is routed to that node: one rule each.
+  for (const [name, node] of nodes())
+    assert.ok(
+      backend.includes(`use-server ${name} if { url_param(node) -m str ${node.environment!.NODE_ID} }`),
+      `${name}: routed by its NODE_ID`,
+    );
 });
 
 test('deploy/haproxy.cfg is accepted by haproxy -c (Debian haproxy; skipped where it is not installed)', (t) => {

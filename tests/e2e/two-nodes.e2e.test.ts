@@ -7,6 +7,9 @@
 // - Two participants on two nodes see and hear each other (media piped between the nodes),
 //   chat sent on one node arrives on the other in order, and a host on node A mutes a
 //   participant on node B.
+// - A room opened on node B: its later participants, sent to node A by the load balancer,
+//   are told to move (moveTo) and their pages connect again naming node B (the load balancer
+//   routes that to node B): the room stays on one node.
 // - Node A is killed: its participant's page reconnects through the load balancer (to node
 //   B), the participant on node B keeps its connection, and media flows again both ways.
 import assert from 'node:assert/strict';
@@ -25,6 +28,18 @@ let nodeA: TestNode;
 let nodeB: TestNode;
 let balancer: TestLoadBalancer;
 let browser: Browser;
+const metricsToken = 'two-nodes-e2e-metrics-token';
+
+/** Participants in the call on a node (its /metrics). */
+async function inCallOn(node: TestNode): Promise<number> {
+  const response = await fetch(`${node.url}/metrics`, {
+    headers: { authorization: `Bearer ${metricsToken}` },
+  });
+  const line = (await response.text())
+    .split('\n')
+    .find((l) => l.startsWith('meet_participants{state="call"} '));
+  return Number(line?.split(' ')[1] ?? 0);
+}
 
 before(async () => {
   redis = await startRedis();
@@ -34,9 +49,13 @@ before(async () => {
     DATABASE_URL: database.url,
     NODE_ID: nodeId,
     CLUSTER_NODE_TTL_MS: '2000',
+    METRICS_TOKEN: metricsToken,
   });
   [nodeA, nodeB] = await Promise.all([startNode(env('node-a')), startNode(env('node-b'))]);
-  balancer = await startLoadBalancer([nodeA.url, nodeB.url], { balance: 'first' });
+  balancer = await startLoadBalancer([nodeA.url, nodeB.url], {
+    balance: 'first',
+    nodeIds: ['node-a', 'node-b'],
+  });
   browser = await launchBrowser();
 });
 
@@ -122,6 +141,42 @@ test('participants on two nodes see and hear each other; chat in order and a hos
     { timeoutMs: 20_000, intervalMs: 200 },
   );
   assert.equal(await ben.getByTestId('toggle-mic').innerText(), 'Unmute');
+  await Promise.all([ann.close(), ben.close()]);
+});
+
+test("a room's later participants, sent by the load balancer to the other node, are moved to the room's node", async () => {
+  // Fay opens the room on node B (directly). Gus and Hal come through the load balancer,
+  // which sends them to node A (the first): node A tells their pages to move (moveTo), and
+  // they connect again naming node B, which the load balancer routes to node B.
+  const roomId = `e2e-placement-${Date.now()}`;
+  await waitFor(
+    'the earlier pages to have left both nodes',
+    async () => [await inCallOn(nodeA), await inCallOn(nodeB)],
+    (counts) => counts.every((n) => n === 0),
+    { timeoutMs: 20_000, intervalMs: 250 },
+  );
+  const names = ['Fay', 'Gus', 'Hal'];
+  const pages = [await open(nodeB.url, roomId, 'Fay')];
+  const sockets: string[] = [];
+  for (const name of ['Gus', 'Hal']) {
+    const { page } = await newParticipantPage(browser, balancer.url);
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await joinRoom(page, roomId, name);
+    pages.push(page);
+  }
+  for (const [i, name] of names.entries())
+    await assertMediaFlows(
+      pages[i] as Page,
+      names.filter((other) => other !== name),
+      `${name} (all on node B)`,
+    );
+  assert.deepEqual([await inCallOn(nodeA), await inCallOn(nodeB)], [0, 3], 'in the call on node A, node B');
+  assert.equal(
+    sockets.filter((url) => new URL(url).searchParams.get('node') === 'node-b').length,
+    2,
+    `Gus and Hal were moved, each once: ${sockets.join(' ')}`,
+  );
+  await Promise.all(pages.map((page) => page.close()));
 });
 
 test('a node dies: its participants come back through the load balancer, and media flows again', async () => {

@@ -234,6 +234,11 @@ export async function startLoadBalancer(
   options: {
     /** `roundrobin` (default), or `first`: every connection to the first node that is up. */
     balance?: 'roundrobin' | 'first';
+    /**
+     * The backends' NODE_IDs, in order: a request naming one (`?node=<id>`, where a node
+     * moved a signaling socket) goes to it, as deploy/haproxy.cfg does.
+     */
+    nodeIds?: string[];
   } = {},
 ): Promise<TestLoadBalancer> {
   if (!existsSync(haproxyBinary))
@@ -273,6 +278,9 @@ export async function startLoadBalancer(
     '  option httpchk GET /api/health',
     '  http-check expect status 200',
     `  http-response set-header ${backendHeader} %si:%sp`,
+    ...(options.nodeIds ?? []).map(
+      (nodeId, i) => `  use-server node${i} if { url_param(node) -m str ${nodeId} }`,
+    ),
     ...servers,
     '',
   ].join('\n');

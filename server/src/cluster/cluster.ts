@@ -10,7 +10,8 @@ import type { Room } from '../room/room.js';
 import { badRequest, notFound } from '../signaling/errors.js';
 import { ClusterBus } from './bus.js';
 import { NodeRegistry, type NodeInfo } from './node-registry.js';
-import { RoomLink } from './room-link.js';
+import { placeConnection } from './placement.js';
+import { RoomLink, roomNodesKey } from './room-link.js';
 
 const id = z.string().min(1).max(100);
 const roomRequest = z.object({ roomId: roomIdSchema });
@@ -107,6 +108,25 @@ export class Cluster {
           cause: error,
         },
       );
+    }
+  }
+
+  /**
+   * The node a new signaling connection for `roomId` should move to (undefined: stay here):
+   * the room's node, or for a new room a less loaded one (placement.ts). With placement off,
+   * or when Redis does not answer, every connection stays where it landed.
+   */
+  async placementFor(roomId: string, maxLoad: number): Promise<string | undefined> {
+    if (!this.#options.config.placement) return undefined;
+    try {
+      const [nodes, roomNodes] = await Promise.all([
+        this.registry.liveNodes(),
+        this.#redis.publisher.smembers(roomNodesKey(roomId)),
+      ]);
+      return placeConnection(this.nodeId, nodes, roomNodes, maxLoad);
+    } catch (err) {
+      this.#options.log.warn({ err, roomId }, 'no placement (Redis did not answer): staying here');
+      return undefined;
     }
   }
 

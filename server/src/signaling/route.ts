@@ -15,11 +15,18 @@ const querySchema = z.object({
   roomId: roomIdSchema,
   /** The participant id this browser had before it lost its connection: its ghost goes. */
   resume: z.uuid().optional(),
+  /** Several nodes: the node this connection was moved to (it is never moved again). */
+  node: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
 });
 
 declare module 'fastify' {
   interface FastifyRequest {
     identity?: IdentityInfo;
+    /** Several nodes: the node this connection should move to (see Cluster.placementFor). */
+    moveTo?: string;
   }
 }
 
@@ -28,6 +35,8 @@ export interface SignalingOptions extends WsTransportOptions {
   allowedOrigins: string[] | undefined;
   maxConnectionsPerIp: number;
   maxConnectionsPerIdentity: number;
+  /** Several nodes: where a connection for a room should be served (undefined: here). */
+  placement?: ((roomId: string) => Promise<string | undefined>) | undefined;
 }
 
 /** Open signaling sockets by client address and by identity, within bounds. */
@@ -104,6 +113,8 @@ export function registerSignalingRoute(
         const refusal = overLimit(counts, request.ip, identity.id, options);
         if (refusal) return reply.code(429).send({ error: 'Too Many Requests', message: refusal });
         request.identity = identity;
+        if (options.placement && parsed.data.node === undefined)
+          request.moveTo = await options.placement(parsed.data.roomId);
       },
     },
     (socket, request) => {
@@ -115,6 +126,14 @@ export function registerSignalingRoute(
       const refusal = overLimit(counts, request.ip, identity.id, options);
       if (refusal) {
         socket.close(4029, refusal);
+        return;
+      }
+      if (request.moveTo) {
+        // Another node serves this room (or is less loaded for a new one): the browser is
+        // told where, then connects again naming it (the load balancer routes it there).
+        log.debug({ node: request.moveTo }, 'connection moved to another node');
+        socket.send(JSON.stringify({ notification: true, method: 'moveTo', data: { node: request.moveTo } }));
+        socket.close(4000, `this room is served by node ${request.moveTo}`);
         return;
       }
       const releases = [counts.add(`ip:${request.ip}`), counts.add(`id:${identity.id}`)];

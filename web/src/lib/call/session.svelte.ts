@@ -20,12 +20,16 @@ export type CallStatus = 'connecting' | 'waiting' | 'joined' | 'reconnecting' | 
 /** In the call (camera/microphone, sees and hears others) or in the chat only. */
 export type CallMode = 'call' | 'text';
 
-/** The signaling socket's URL; `resume`: who we were before the connection dropped. */
-function signalingUrl(roomId: string, resume: string | undefined): string {
+/**
+ * The signaling socket's URL; `resume`: who we were before the connection dropped; `node`:
+ * the node the server moved us to (several nodes: the load balancer routes by it).
+ */
+function signalingUrl(roomId: string, resume: string | undefined, node: string | undefined): string {
   const url = new URL('/ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.searchParams.set('roomId', roomId);
   if (resume) url.searchParams.set('resume', resume);
+  if (node) url.searchParams.set('node', node);
   return url.toString();
 }
 
@@ -57,6 +61,8 @@ export class CallSession {
   #transports: MediaTransports | undefined;
   #left = false;
   #reconnectDelay = 500;
+  /** The node the server asked us to connect to (moveTo), until that connection opens. */
+  #moveTo: string | undefined;
 
   constructor(roomId: string, displayName: string, options: PublisherOptions & { mode?: CallMode }) {
     this.roomId = roomId;
@@ -98,10 +104,13 @@ export class CallSession {
 
   #connect(): void {
     // On a reconnection the server drops our previous participant if it still holds it.
-    this.#signaling = new Signaling(signalingUrl(this.roomId, this.selfId), {
+    const node = this.#moveTo;
+    this.#moveTo = undefined;
+    this.#signaling = new Signaling(signalingUrl(this.roomId, this.selfId, node), {
       onOpen: () => {
         this.#reconnectDelay = 500;
-        this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`));
+        // Moved (the socket closes next): the join of this connection fails, the next one joins.
+        this.#join().catch((error: Error) => this.#moveTo || this.#fail(`Could not join: ${error.message}`));
       },
       onDisconnected: () => {
         this.status = 'reconnecting';
@@ -110,6 +119,11 @@ export class CallSession {
       onClose: () => {
         if (this.#left) return;
         this.#dropMedia();
+        if (this.#moveTo) {
+          // The room is served by another node: connect again at once, naming it.
+          this.#connect();
+          return;
+        }
         if (this.status === 'joined' || this.status === 'reconnecting') {
           // The connection dropped or the server closed us: connect again.
           this.status = 'reconnecting';
@@ -152,6 +166,9 @@ export class CallSession {
         admitted: () =>
           void this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`)),
         mutedByHost: ({ source, by }) => void this.#mutedByHost(source, by),
+        moveTo: ({ node }) => {
+          this.#moveTo = node;
+        },
       },
     });
   }
