@@ -12,12 +12,16 @@
 #                   each test runs its own on a free port; the system services these
 #                   packages bring are neither started nor enabled here), and a running
 #                   PostgreSQL server on 127.0.0.1:5432 for the chat tests
+#   --bench         Go and Debian's pion packages, to build the capacity benchmark's media
+#                   generator offline (bench/pion/build.sh, bench/capacity.ts); not a test need
 set -euo pipefail
 
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
 test_pkgs=(chromium firefox-esr iproute2 iptables coturn espeak-ng fonts-noto-color-emoji redis-server
   haproxy)
+bench_pkgs=(golang-go golang-github-pion-webrtc.v3-dev golang-github-pion-ice.v2-dev
+  golang-github-pion-dtls.v2-dev golang-github-pion-rtp-dev golang-github-pion-rtcp-dev)
 # Installed for their binaries only: tests start their own instances, so their Debian services
 # are kept from starting at installation (and from starting at boot).
 no_service=(redis-server haproxy)
@@ -29,7 +33,8 @@ for arg in "$@"; do
   case "$arg" in
     --worker-build) want+=("${worker_build[@]}"); need_deb_src=1 ;;
     --test) want+=("${test_pkgs[@]}"); ensure_postgres=1 ;;
-    *) echo "usage: $0 [--worker-build] [--test]" >&2; exit 2 ;;
+    --bench) want+=("${bench_pkgs[@]}") ;;
+    *) echo "usage: $0 [--worker-build] [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
 
