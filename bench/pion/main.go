@@ -60,10 +60,12 @@ var (
 )
 
 // Two APIs that differ in their ICE keepalive. mediasoup drops a transport that sent it no
-// STUN binding request (ICE consent) for 30 s. pion pings the selected pair only when it
-// has sent nothing on it for the keepalive interval (in some versions also when it received
-// nothing): a receive transport sends nothing and pings every interval, but a camera sends a
-// frame every 33 ms, so its transport pings only with an interval below that.
+// STUN binding request (ICE consent) for 30 s. pion's agent wakes every keepalive interval
+// and pings the selected pair when it has sent or received nothing on it for that long. A
+// receive transport sends nothing but pings: one ping per interval (2 s). A camera's
+// transport sends a frame every 33 ms and receives the SFU's RTCP every 0.5–1.5 s: with a
+// 400 ms interval it pings about once a second. (A very short interval would ping at every
+// wake-up: 1 ms meant a thousand binding requests a second per camera.)
 var api, sendAPI *webrtc.API
 
 // ---- output --------------------------------------------------------------------------
@@ -899,7 +901,7 @@ func main() {
 		}
 	}
 	api = newAPI(*keepalive, !*decrypt)
-	sendAPI = newAPI(time.Millisecond, false)
+	sendAPI = newAPI(400*time.Millisecond, false)
 
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<24)
