@@ -755,7 +755,14 @@ async function runOne(
     for (let n = 0; n < nodes; n++)
       servers.push(
         await startServer(
-          { ...env, REDIS_URL: redis.url, DATABASE_URL: shared.url, NODE_ID: `bench-node-${n}` },
+          {
+            ...env,
+            REDIS_URL: redis.url,
+            DATABASE_URL: shared.url,
+            NODE_ID: `bench-node-${n}`,
+            // Every room is meant to span the nodes: no node moves a socket to the room's node.
+            CLUSTER_PLACEMENT: 'false',
+          },
           { database },
         ),
       );

@@ -157,6 +157,8 @@ async function startServers(mode: SpreadMode, routerParticipants: number) {
           REDIS_URL: redis.url,
           DATABASE_URL: database.url,
           NODE_ID: nodeId,
+          // The room is meant to span both nodes: no node moves a socket to the room's node.
+          CLUSTER_PLACEMENT: 'false',
         }),
       );
   } catch (error) {
