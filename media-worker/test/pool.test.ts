@@ -1,7 +1,6 @@
 // The real MediaWorkerPool with real mediasoup worker processes: least-loaded placement,
 // health, and recovery when a worker process is killed.
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type { types } from 'mediasoup';
@@ -12,6 +11,7 @@ import {
   type PoolLogger,
   type WorkerDiedEvent,
 } from '../src/index.js';
+import { loadRouterWithRtp } from './support/rtp-load.js';
 
 // A high port range of its own, varied by pid so that parallel runs do not collide.
 const basePort = 46000 + (process.pid % 1500) * 8;
@@ -148,49 +148,13 @@ describe('MediaWorkerPool', () => {
       { numWorkers: 2, listenIp: '127.0.0.1', basePort: basePort + 4, loadSampleMs: 250 },
       recordingLogger([]),
     );
-    const socket = dgram.createSocket('udp4');
-    const sink = dgram.createSocket('udp4');
-    let timer: NodeJS.Timeout | undefined;
+    let load: { stop(): void } | undefined;
     try {
       // Real work for worker 0: RTP arriving at 10-20 thousand packets a second on a plain
       // transport, forwarded to three consumers.
       const busy = await loadPool.createRouter({ roomId: 'busy' });
       assert.equal(busy.workerIndex, 0);
-      const ingress = await busy.router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-        rtcpMux: true,
-        comedia: true,
-      });
-      const ssrc = 4242;
-      const producer = await ingress.produce({
-        kind: 'audio',
-        rtpParameters: {
-          codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }],
-          encodings: [{ ssrc }],
-        },
-      });
-      await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
-      for (let i = 0; i < 3; i++) {
-        const egress = await busy.router.createPlainTransport({
-          listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-          rtcpMux: true,
-        });
-        await egress.connect({ ip: '127.0.0.1', port: sink.address().port });
-        await egress.consume({ producerId: producer.id, rtpCapabilities: busy.router.rtpCapabilities });
-      }
-      let seq = 0;
-      const packet = Buffer.alloc(200);
-      timer = setInterval(() => {
-        for (let i = 0; i < 20; i++) {
-          seq = (seq + 1) & 0xffff;
-          packet.writeUInt8(0x80, 0);
-          packet.writeUInt8(100, 1);
-          packet.writeUInt16BE(seq, 2);
-          packet.writeUInt32BE(seq * 960, 4);
-          packet.writeUInt32BE(ssrc, 8);
-          socket.send(packet, ingress.tuple.localPort, '127.0.0.1');
-        }
-      }, 1);
+      load = await loadRouterWithRtp(busy.router);
       await waitFor('worker 0 to be measured busier than worker 1', () =>
         Promise.resolve(loadPool.loadOf(0) > loadPool.loadOf(1) + LOAD_TIE),
       );
@@ -206,9 +170,7 @@ describe('MediaWorkerPool', () => {
       const any = await loadPool.createRouter({ roomId: 'new-1' }, { avoid: new Set([0, 1]) });
       assert.equal(any.workerIndex, 1);
     } finally {
-      clearInterval(timer);
-      socket.close();
-      sink.close();
+      load?.stop();
       loadPool.close();
     }
   });

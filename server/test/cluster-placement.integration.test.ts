@@ -4,13 +4,13 @@
 // goes to the less loaded node, by the measured load of its media worker (real RTP work on
 // one node's worker). The rule itself, on data, is placeConnection (unit tests below).
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { NODE_LOAD_MARGIN, placeConnection } from '../src/cluster/placement.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { createTestDatabase, type TestDatabase } from '../../tests/helpers/postgres.js';
 import { startRedis, type TestRedis } from '../../tests/helpers/redis.js';
 import { createIdentity } from '../../tests/helpers/identity.js';
+import { loadRouterWithRtp } from '../../media-worker/test/support/rtp-load.js';
 import { RawPeer, waitUntil } from './support/raw-peer.js';
 
 describe('placeConnection', () => {
@@ -117,45 +117,8 @@ test('a socket for a room served by another node is moved there; one naming its 
 test('a new room goes to the node whose media worker is measured less loaded', async () => {
   // Real work for node A's worker: RTP at about 20,000 packets a second, forwarded three times.
   const busy = await nodeA.app.pool.createRouter({ roomId: 'load' });
-  const socket = dgram.createSocket('udp4');
-  const sink = dgram.createSocket('udp4');
-  let timer: NodeJS.Timeout | undefined;
+  const load = await loadRouterWithRtp(busy.router, 4343);
   try {
-    const ingress = await busy.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-      rtcpMux: true,
-      comedia: true,
-    });
-    const ssrc = 4343;
-    const producer = await ingress.produce({
-      kind: 'audio',
-      rtpParameters: {
-        codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }],
-        encodings: [{ ssrc }],
-      },
-    });
-    await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
-    for (let i = 0; i < 3; i++) {
-      const egress = await busy.router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-        rtcpMux: true,
-      });
-      await egress.connect({ ip: '127.0.0.1', port: sink.address().port });
-      await egress.consume({ producerId: producer.id, rtpCapabilities: busy.router.rtpCapabilities });
-    }
-    let seq = 0;
-    const packet = Buffer.alloc(200);
-    timer = setInterval(() => {
-      for (let i = 0; i < 20; i++) {
-        seq = (seq + 1) & 0xffff;
-        packet.writeUInt8(0x80, 0);
-        packet.writeUInt8(100, 1);
-        packet.writeUInt16BE(seq, 2);
-        packet.writeUInt32BE(seq * 960, 4);
-        packet.writeUInt32BE(ssrc, 8);
-        socket.send(packet, ingress.tuple.localPort, '127.0.0.1');
-      }
-    }, 1);
     await waitUntil(
       'node A to be registered as more loaded than node B by the margin',
       async () => {
@@ -173,9 +136,7 @@ test('a new room goes to the node whose media worker is measured less loaded', a
     assert.equal(joined.status, 'joined');
     assert.deepEqual(dave.notifications('moveTo'), []);
   } finally {
-    clearInterval(timer);
-    socket.close();
-    sink.close();
+    load.stop();
     busy.router.close();
   }
 });

@@ -14,13 +14,7 @@ import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { createTestDatabase, type TestDatabase } from '../../tests/helpers/postgres.js';
 import { startRedis, type TestRedis } from '../../tests/helpers/redis.js';
 import { speakingMicrophone } from './support/speaking-microphone.js';
-import {
-  RawPeer,
-  assertErrorResponse,
-  clientDtlsParameters,
-  opusRtpParameters,
-  waitUntil,
-} from './support/raw-peer.js';
+import { RawPeer, assertErrorResponse, sendsMicrophone, waitUntil } from './support/raw-peer.js';
 
 const WAIT_MS = 20_000;
 const metricsToken = 'cluster-test-metrics-token';
@@ -93,18 +87,6 @@ function roomOn(server: TestServer, roomId: string): Room {
   const room = server.app.rooms.get(roomId);
   assert.ok(room, `room ${roomId} is open on this node`);
   return room;
-}
-
-async function sendsMicrophone(peer: RawPeer, ssrc: number): Promise<string> {
-  const send = await peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
-  await peer.ok('connectWebRtcTransport', { transportId: send.id, dtlsParameters: clientDtlsParameters() });
-  const { id } = await peer.ok<{ id: string }>('produce', {
-    transportId: send.id,
-    kind: 'audio',
-    rtpParameters: opusRtpParameters(ssrc),
-    source: 'mic',
-  });
-  return id;
 }
 
 test('the nodes register in Redis, and each answers with its own node id', async () => {

@@ -11,7 +11,7 @@ import type { Room } from '../src/room/room.js';
 import type { RoomMedia } from '../src/room/room-media.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { speakingMicrophone } from './support/speaking-microphone.js';
-import { RawPeer, clientDtlsParameters, opusRtpParameters, waitUntil } from './support/raw-peer.js';
+import { RawPeer, sendsMicrophone, waitUntil } from './support/raw-peer.js';
 
 /** Generous: worker restarts and observers are slow on a loaded 2-core machine. */
 const WAIT_MS = 30_000;
@@ -54,18 +54,6 @@ async function mediaOf(room: Room): Promise<RoomMedia> {
 /** The worker a participant's media is on. */
 function workerOf(room: Room, peerId: string): number | undefined {
   return room.participants.get(peerId)?.media?.place.workerIndex;
-}
-
-async function sendsMicrophone(peer: RawPeer, ssrc: number): Promise<string> {
-  const send = await peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
-  await peer.ok('connectWebRtcTransport', { transportId: send.id, dtlsParameters: clientDtlsParameters() });
-  const { id } = await peer.ok<{ id: string }>('produce', {
-    transportId: send.id,
-    kind: 'audio',
-    rtpParameters: opusRtpParameters(ssrc),
-    source: 'mic',
-  });
-  return id;
 }
 
 async function producersOnRouter(media: RoomMedia, workerIndex: number): Promise<string[]> {

@@ -366,3 +366,16 @@ function maskedTextFrame(text: string): Buffer {
   const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
   return Buffer.concat([header, mask, masked]);
 }
+
+/** Creates and connects a send transport for `peer` and produces an Opus microphone on it. */
+export async function sendsMicrophone(peer: RawPeer, ssrc: number): Promise<string> {
+  const send = await peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'send' });
+  await peer.ok('connectWebRtcTransport', { transportId: send.id, dtlsParameters: clientDtlsParameters() });
+  const { id } = await peer.ok<{ id: string }>('produce', {
+    transportId: send.id,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(ssrc),
+    source: 'mic',
+  });
+  return id;
+}
