@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { joinRoom, launchBrowser, newParticipantPage } from '../helpers/browser.js';
+import { chatLines, joinRoom, launchBrowser, newParticipantPage } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { waitFor as waitForAtMost } from '../helpers/wait.js';
@@ -24,17 +24,6 @@ after(async () => {
 /** Chat updates are quick: a shorter deadline, a finer poll. */
 const waitFor = <T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean) =>
   waitForAtMost(what, probe, ok, { timeoutMs: 20_000, intervalMs: 200 });
-
-/** The chat as a page shows it: "author: text" per message, oldest first. */
-const chatLines = (page: Page) =>
-  page
-    .locator('[data-testid="chat-message"]')
-    .evaluateAll((nodes) =>
-      nodes.map(
-        (n) =>
-          `${n.getAttribute('data-author')}: ${n.querySelector('[data-testid="chat-text"]')?.textContent ?? ''}`,
-      ),
-    );
 
 async function send(page: Page, text: string, to?: string): Promise<void> {
   if (to) await page.getByTestId('chat-recipient').selectOption({ label: `Only ${to}` });

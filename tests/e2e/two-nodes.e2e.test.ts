@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { joinRoom, launchBrowser, newParticipantPage } from '../helpers/browser.js';
+import { chatLines, joinRoom, launchBrowser, newParticipantPage } from '../helpers/browser.js';
 import { startLoadBalancer, startNode, type TestLoadBalancer, type TestNode } from '../helpers/cluster.js';
 import { assertMediaFlows } from '../helpers/media.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -66,17 +66,6 @@ after(async () => {
   await database?.drop();
   await redis?.stop();
 });
-
-/** The chat as a page shows it: "author: text" per message, oldest first. */
-const chatLines = (page: Page) =>
-  page
-    .locator('[data-testid="chat-message"]')
-    .evaluateAll((nodes) =>
-      nodes.map(
-        (n) =>
-          `${n.getAttribute('data-author')}: ${n.querySelector('[data-testid="chat-text"]')?.textContent ?? ''}`,
-      ),
-    );
 
 async function send(page: Page, text: string): Promise<void> {
   await page.getByTestId('chat-input').fill(text);

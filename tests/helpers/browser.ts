@@ -197,3 +197,14 @@ export async function joinRoom(
   await page.getByTestId(options.textOnly ? 'join-text' : 'join').click();
   await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout });
 }
+
+/** The chat as a page shows it: "author: text" per message, oldest first. */
+export const chatLines = (page: Page) =>
+  page
+    .locator('[data-testid="chat-message"]')
+    .evaluateAll((nodes) =>
+      nodes.map(
+        (n) =>
+          `${n.getAttribute('data-author')}: ${n.querySelector('[data-testid="chat-text"]')?.textContent ?? ''}`,
+      ),
+    );
