@@ -306,7 +306,6 @@ export class RoomLink {
 
   /** Keeps the mirror of other nodes' participants and producers up to date. */
   #mirror(from: string, method: NotificationMethod, data: unknown): void {
-    const media = this.#room.currentMedia();
     switch (method) {
       case 'peerJoined': {
         const info = data as NotificationData<'peerJoined'>;
@@ -341,7 +340,7 @@ export class RoomLink {
         const peer = this.#peers.get(peerId);
         if (peer) peer.info.producers = peer.info.producers.filter((p) => p.id !== producerId);
         this.#producers.delete(producerId);
-        void media.then((m) => m?.closeImported(producerId));
+        void this.#room.currentMedia().then((m) => m?.closeImported(producerId));
         return;
       }
       case 'producerPaused':
@@ -351,7 +350,7 @@ export class RoomLink {
         const peer = this.#peers.get(peerId);
         if (peer)
           peer.info.producers = peer.info.producers.map((p) => (p.id === producerId ? { ...p, paused } : p));
-        void media.then((m) => m?.setImportedPaused(producerId, paused));
+        void this.#room.currentMedia().then((m) => m?.setImportedPaused(producerId, paused));
         return;
       }
       case 'roomLocked': {
