@@ -26,13 +26,20 @@ export class Signaling {
   readonly #peer: ProtooPeer;
 
   constructor(url: string, events: SignalingEvents) {
-    // No automatic reconnection by protoo: the session decides how to rebuild its state.
+    // protoo retries the first connection (twice); the session makes every later one itself.
     const transport = new protooClient.WebSocketTransport(url, {
       retry: { retries: 2, factor: 2, minTimeout: 500 },
     });
     this.#peer = new protooClient.Peer(transport);
     this.#peer.on('open', () => events.onOpen());
-    this.#peer.on('disconnected', () => events.onDisconnected());
+    this.#peer.on('disconnected', () => {
+      events.onDisconnected();
+      // protoo would open this same URL again at once: without `resume` (our participant of
+      // before, which the server may still hold: a half-open connection) and with the node
+      // of the first connection. Closed here, protoo does not; our 'close' then lets the
+      // session connect again with both up to date.
+      this.#peer.close();
+    });
     this.#peer.on('failed', () => undefined);
     this.#peer.on('close', () => events.onClose());
     this.#peer.on(
