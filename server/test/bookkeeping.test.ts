@@ -199,6 +199,10 @@ class FakeTransport extends EventEmitter implements ProtooTransport {
     return Promise.resolve();
   }
 
+  sendText(text: string): Promise<void> {
+    return this.send(JSON.parse(text));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -48,6 +48,29 @@ const roomy: BatchLimits = {
 };
 
 describe('SendBatcher', () => {
+  test("a sender's next send, made once its previous one is acknowledged, joins the next batch", async () => {
+    // As a participant does: its requests run one at a time, so its next chatSend reaches the
+    // batcher a few microtasks after the previous one's ack. It must join the batch with what
+    // waited meanwhile (c), not the one after (the room's senders would split into two
+    // cohorts, every batch half the size).
+    const { batcher, nextCommit } = controlled(roomy);
+    const afterAck = (sent: Promise<string>, next: string) =>
+      sent.then(async () => {
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+        return batcher.submit(next);
+      });
+    const a = afterAck(batcher.submit('a1'), 'a2');
+    const b = afterAck(batcher.submit('b1'), 'b2');
+    const commit1 = await nextCommit();
+    assert.deepEqual(commit1.items, ['a1', 'b1']);
+    const c = batcher.submit('c1');
+    commit1.finish();
+    const commit2 = await nextCommit();
+    assert.deepEqual(commit2.items, ['c1', 'a2', 'b2']);
+    commit2.finish();
+    assert.deepEqual(await Promise.all([a, b, c]), ['stored a2', 'stored b2', 'stored c1']);
+  });
+
   test('sends of one turn form one batch; those arriving during its commit form the next, in order', async () => {
     const { batcher, nextCommit } = controlled(roomy);
     const first = ['a', 'b', 'c'].map((item) => batcher.submit(item));

@@ -9,7 +9,8 @@ import type { Db } from '../db/database.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import type { Participant } from '../participant/participant.js';
 import { SignalingError } from '../signaling/errors.js';
-import { canSee, type PendingMessage } from './messages.js';
+import type { PendingMessage } from './messages.js';
+import { announceBatch } from './chat-announce.js';
 import { SendBatcher, defaultBatchLimits, type BatchLimits } from './send-batcher.js';
 import { ChatOrder, type OrderedBatch, type Sent } from './chat-order.js';
 import {
@@ -134,16 +135,6 @@ export class RoomChat {
 
   /** One notification per participant here: the batch's messages it may see, in seq order. */
   #announce(created: Sent[]): void {
-    if (created.length === 0) return;
-    for (const participant of this.#room.joinedParticipants()) {
-      const messages = created
-        .filter(
-          ({ message, senderId }) => senderId !== participant.id && canSee(message, participant.identity.id),
-        )
-        .map(({ message }) => message);
-      const [only] = messages;
-      if (messages.length === 1 && only) participant.notify('chatMessage', { message: only });
-      else if (messages.length > 1) participant.notify('chatMessages', { messages });
-    }
+    announceBatch(created, this.#room.joinedParticipants());
   }
 }

@@ -104,6 +104,13 @@ export class SendBatcher<T, R> {
       } finally {
         this.#committing = 0;
       }
+      // Let the senders just acknowledged send their next message before the next batch is
+      // taken: their requests wait in their participants' queues (one request at a time each)
+      // and reach the batcher a few microtasks after their ack. Taken at once, the next batch
+      // held only the senders that were not in this one, and a busy room's senders split into
+      // two cohorts that alternated, each batch half the size it could be (100 rooms of 10:
+      // 4.5 messages per notification; 8.5 with this turn).
+      await new Promise((resolve) => setImmediate(resolve));
     }
     this.#running = false;
   }

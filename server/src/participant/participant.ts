@@ -26,6 +26,14 @@ import { handlers, allowedBeforeJoin } from './requests.js';
 
 const noMedia = new Map<string, never>();
 
+/** What a participant does with its websocket besides protoo's requests and notifications. */
+export interface ParticipantSocket {
+  /** Closes it with a reason the browser sees. */
+  close(reason: string): void;
+  /** Sends a protoo message already serialized. */
+  sendText(text: string): Promise<void>;
+}
+
 export class Participant {
   readonly id: string;
   readonly identity: IdentityInfo;
@@ -42,7 +50,7 @@ export class Participant {
   admitted = false;
   rtpCapabilities: types.RtpCapabilities | undefined;
   readonly #protoo: ProtooPeer;
-  readonly #closeSocket: ((reason: string) => void) | undefined;
+  readonly #socket: ParticipantSocket;
   readonly #queue: SerialQueue;
   readonly #requestRate: TokenBucket;
   readonly #chatRate: TokenBucket;
@@ -61,8 +69,8 @@ export class Participant {
     identity: IdentityInfo,
     log: FastifyBaseLogger,
     limits: ParticipantLimits,
-    /** Closes the socket with a reason the browser sees (default: protoo's close). */
-    closeSocket?: (reason: string) => void,
+    /** Its socket, for a close with a reason and for prebuilt frames. */
+    socket: ParticipantSocket,
   ) {
     this.id = protoo.id;
     this.room = room;
@@ -70,7 +78,7 @@ export class Participant {
     this.log = log;
     this.limits = limits;
     this.#protoo = protoo;
-    this.#closeSocket = closeSocket;
+    this.#socket = socket;
     this.#queue = new SerialQueue(limits.pendingRequests);
     this.#requestRate = new TokenBucket(limits.requestsPerSecond, limits.requestBurst);
     this.#chatRate = new TokenBucket(limits.chatPerSecond, limits.chatBurst);
@@ -293,9 +301,20 @@ export class Participant {
       .catch((err: unknown) => this.log.debug({ err, method }, 'notification not sent'));
   }
 
+  /**
+   * Sends a notification serialized beforehand (chat-announce.ts: one frame for everyone who
+   * gets the same messages). `method` is for the log.
+   */
+  notifyFrame(method: NotificationMethod, frame: string): void {
+    if (this.#protoo.closed) return;
+    this.#socket
+      .sendText(frame)
+      .catch((err: unknown) => this.log.debug({ err, method }, 'notification not sent'));
+  }
+
   /** Closes the socket (with a reason the browser sees); the room then removes the participant. */
   disconnect(reason?: string): void {
-    if (reason !== undefined && this.#closeSocket && !this.#protoo.closed) this.#closeSocket(reason);
+    if (reason !== undefined && !this.#protoo.closed) this.#socket.close(reason);
     else this.#protoo.close();
   }
 

@@ -196,7 +196,10 @@ export class Room extends EventEmitter<{ close: [] }> {
       identity,
       this.log.child({ peerId: participantId, identityId: identity.id }),
       this.#options.limits,
-      (reason) => transport.close(4000, closeReason(reason)),
+      {
+        close: (reason) => transport.close(4000, closeReason(reason)),
+        sendText: (text) => transport.sendText(text),
+      },
     );
     this.participants.set(participantId, participant);
     participant.log.debug('participant connected');

@@ -104,6 +104,10 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
   }
 
   send(message: unknown): Promise<void> {
+    return this.sendText(JSON.stringify(message));
+  }
+
+  sendText(text: string): Promise<void> {
     if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) {
       return Promise.reject(new Error('transport closed'));
     }
@@ -116,7 +120,7 @@ export class WsProtooTransport extends EventEmitter implements ProtooTransport {
       return Promise.reject(new Error('transport closed: the client is not reading'));
     }
     return new Promise((resolve, reject) => {
-      this.#socket.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
+      this.#socket.send(text, (err) => (err ? reject(err) : resolve()));
     });
   }
 

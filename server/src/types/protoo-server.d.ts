@@ -8,6 +8,11 @@ declare module 'protoo-server' {
     /** Our transport takes a websocket close code and reason; protoo calls it without. */
     close(code?: number, reason?: string): void;
     send(message: unknown): Promise<void>;
+    /**
+     * Sends a message already serialized (what `send` would make of it): a frame built once
+     * and sent to many (chat-announce.ts). Not part of protoo's own contract.
+     */
+    sendText(text: string): Promise<void>;
   }
 
   export interface ProtooRequest {
