@@ -65,6 +65,8 @@ export const requests = {
         status: z.literal('joined'),
         peerId: idSchema,
         identityId: uuidSchema,
+        /** The name this participant appears under (a room token's, whatever was asked). */
+        displayName: displayNameSchema,
         peers: z.array(peerInfoSchema),
         ...roomControlShape,
         /** Who speaks now (see the activeSpeaker notification); null: nobody. */

@@ -11,6 +11,7 @@ import { MediaWorkerPool } from '@meet/media-worker';
 import { scheduleAttachmentCleanup } from './attachments/cleanup.js';
 import { registerAttachmentRoutes } from './attachments/routes.js';
 import { LocalDiskStorage } from './attachments/storage.js';
+import { registerRoomTokenRoute } from './auth/room-token-route.js';
 import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -122,7 +123,7 @@ export async function createApp(config: Config): Promise<App> {
     throw error;
   }
 
-  await registerSecurityHeaders(fastify, { webDir: config.webDir });
+  await registerSecurityHeaders(fastify, { webDir: config.webDir, embedOrigins: config.embedOrigins });
   // Per-route limits (identities, uploads), by client address; 429 with Retry-After.
   await fastify.register(fastifyRateLimit, { global: false });
   await fastify.register(fastifyCookie);
@@ -136,7 +137,9 @@ export async function createApp(config: Config): Promise<App> {
       socket.terminate();
     },
   });
-  registerIdentityRoutes(fastify, db, config.secureCookie, config.rateLimits.identities);
+  const cookie = { secure: config.secureCookie, embedding: config.embedOrigins.length > 0 };
+  registerIdentityRoutes(fastify, db, cookie, config.rateLimits.identities);
+  registerRoomTokenRoute(fastify, db, config.roomTokens, cookie, config.rateLimits.identities);
   registerSignalingRoute(fastify, rooms, db, metrics, {
     allowedOrigins: config.allowedOrigins,
     ...config.signaling,

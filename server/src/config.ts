@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
+import { roomTokenConfig, type RoomTokenConfig } from './auth/room-tokens.js';
 import type { TurnConfig } from './auth/turn-credentials.js';
 import { defaultParticipantLimits, type ParticipantLimits } from './participant/limits.js';
 
@@ -84,6 +85,21 @@ const envSchema = z.object({
       z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each ALLOWED_ORIGINS entry is scheme://host[:port]')),
     )
     .optional(),
+  ROOM_TOKEN_SECRET: z.string().min(32, 'ROOM_TOKEN_SECRET must be at least 32 characters').optional(),
+  ROOM_TOKEN_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  ROOM_TOKEN_ISSUER: z.string().min(1).optional(),
+  ROOM_TOKEN_AUDIENCE: z.string().min(1).optional(),
+  ROOM_TOKEN_MAX_LIFETIME: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  EMBED_ORIGINS: commaList
+    .pipe(
+      z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each EMBED_ORIGINS entry is scheme://host[:port]')),
+    )
+    .default([]),
   SIGNALING_RATE: positiveInt(10_000).default(defaultParticipantLimits.requestsPerSecond),
   SIGNALING_BURST: positiveInt(100_000).default(defaultParticipantLimits.requestBurst),
   CHAT_RATE: positiveInt(1_000).default(defaultParticipantLimits.chatPerSecond),
@@ -148,6 +164,10 @@ export interface Config {
   trustProxy: boolean | string[];
   /** Origins whose pages may open the signaling websocket; undefined: this server's own. */
   allowedOrigins: string[] | undefined;
+  /** Room tokens (an operator's application signs who may join, as what); undefined: off. */
+  roomTokens: RoomTokenConfig | undefined;
+  /** Origins whose pages may show the app in an iframe (CSP frame-ancestors); empty: none. */
+  embedOrigins: string[];
   participantLimits: ParticipantLimits;
   signaling: {
     /** Unsent bytes on a socket beyond which it is closed (a client that stopped reading). */
@@ -222,6 +242,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration: RTC_ANNOUNCED_ADDRESS is a name (${announcedAddress}); set CLUSTER_PIPE_ADDRESS to the IP other nodes reach this one at`,
     );
   }
+  let roomTokens: RoomTokenConfig | undefined;
+  try {
+    roomTokens = roomTokenConfig({
+      secret: e.ROOM_TOKEN_SECRET,
+      publicKeyFile: e.ROOM_TOKEN_PUBLIC_KEY_FILE,
+      issuer: e.ROOM_TOKEN_ISSUER,
+      audience: e.ROOM_TOKEN_AUDIENCE,
+      maxLifetimeSeconds: e.ROOM_TOKEN_MAX_LIFETIME,
+    });
+  } catch (error) {
+    throw new Error(`invalid configuration: ${(error as Error).message}`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -250,6 +282,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secureCookie: e.COOKIE_SECURE === 'auto' ? 'auto' : e.COOKIE_SECURE === 'true',
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     allowedOrigins: e.ALLOWED_ORIGINS,
+    roomTokens,
+    embedOrigins: e.EMBED_ORIGINS,
     participantLimits: {
       ...defaultParticipantLimits,
       requestsPerSecond: e.SIGNALING_RATE,

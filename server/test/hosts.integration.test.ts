@@ -115,6 +115,7 @@ for (const database of ['embedded', 'postgres'] as const) {
           status: 'joined',
           peerId: undefined,
           identityId: undefined,
+          displayName: 'Alice',
           peers: [],
           role: 'host',
           locked: false,

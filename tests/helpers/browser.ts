@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import type { SelectedPair } from '../../web/src/lib/call/transport-stats.js';
 import type { Netns } from './netns.js';
 
@@ -149,7 +149,7 @@ export interface OutboundSample {
 }
 
 /** Receive statistics of a participant page (see CallSession.stats in the web app). */
-export function statsOf(page: Page): Promise<StatsSample[]> {
+export function statsOf(page: Page | Frame): Promise<StatsSample[]> {
   return page.evaluate(async () => {
     const meet = (window as unknown as { __meet?: { stats(): Promise<unknown> } }).__meet;
     return (meet ? await meet.stats() : []) as never;

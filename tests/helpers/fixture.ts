@@ -43,10 +43,13 @@ export interface Fixture {
 
 /**
  * `env` is the server's environment (over the test defaults), or a function of the network
- * namespace giving it (e.g. to announce an address inside the namespace).
+ * namespace giving it (e.g. to announce an address inside the namespace), run before the
+ * server starts (it may start what the environment names first).
  */
 export function useServerAndBrowser(
-  env: Record<string, string> | ((netns: Netns | undefined) => Record<string, string>) = {},
+  env:
+    | Record<string, string>
+    | ((netns: Netns | undefined) => Record<string, string> | Promise<Record<string, string>>) = {},
   options: FixtureOptions = {},
 ): Fixture {
   const {
@@ -63,7 +66,7 @@ export function useServerAndBrowser(
   let netns: Netns | undefined;
   before(async () => {
     if (wantNetns || wantNetnsChromium) netns = await createNetns();
-    server = await startServer(typeof env === 'function' ? env(netns) : env, {
+    server = await startServer(typeof env === 'function' ? await env(netns) : env, {
       ...startOptions,
       ...(netns ? { host: netns.hostAddress } : {}),
     });

@@ -9,7 +9,7 @@
 // - watchFrames: over a while, the longest time a remote video decoded no frame (a freeze).
 // - waitForOutbound: the page's own encodings change as expected between two samples
 //   (dynacast pausing or resuming a layer: see encodingGrew).
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import { outboundOf, statsOf, type OutboundSample, type StatsSample, type VideoStats } from './browser.js';
 import { waitFor } from './wait.js';
 
@@ -21,7 +21,7 @@ export type VideoSource = 'video' | 'screen';
 const byName = (samples: StatsSample[]) => new Map(samples.map((s) => [s.displayName, s]));
 
 export async function assertMediaFlows(
-  page: Page,
+  page: Page | Frame,
   names: string[],
   label: string,
   { timeoutMs = 45_000, intervalMs = 500 }: { timeoutMs?: number; intervalMs?: number } = {},

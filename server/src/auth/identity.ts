@@ -31,13 +31,24 @@ export async function identityFromRequest(db: Db, request: FastifyRequest): Prom
   });
 }
 
+/**
+ * How the identity cookie is set: SameSite=Strict, Secure as configured ('auto': when the
+ * request came over https). `partitioned`: for a page inside another site's iframe (embed
+ * mode), SameSite=None; Secure; Partitioned (CHIPS), so the browser keeps it for that
+ * embedding site only and sends it from the iframe.
+ */
+export interface CookieMode {
+  secure: boolean | 'auto';
+  partitioned?: boolean;
+}
+
 /** Returns the request's identity with the new display name, creating it (and its cookie) if needed. */
 export async function upsertIdentity(
   db: Db,
   request: FastifyRequest,
   reply: FastifyReply,
   displayName: string,
-  secureCookie: boolean | 'auto',
+  cookie: CookieMode,
 ): Promise<IdentityInfo> {
   const token = tokenFromRequest(request);
   if (token) {
@@ -60,10 +71,14 @@ export async function upsertIdentity(
   reply.setCookie(identityCookie, fresh, {
     path: '/',
     httpOnly: true,
-    sameSite: 'strict',
-    // 'auto': Secure when this request came over https (behind a proxy: TRUST_PROXY).
-    secure: secureCookie === 'auto' ? request.protocol === 'https' : secureCookie,
     maxAge: oneYearSeconds,
+    ...(cookie.partitioned
+      ? { sameSite: 'none', secure: true, partitioned: true }
+      : {
+          sameSite: 'strict',
+          // 'auto': Secure when this request came over https (behind a proxy: TRUST_PROXY).
+          secure: cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure,
+        }),
   });
   return identity;
 }

@@ -5,12 +5,24 @@ import { describeIssues, displayNameSchema } from '@meet/protocol';
 import type { Db } from '../db/database.js';
 import { identityFromRequest, upsertIdentity } from './identity.js';
 
-const bodySchema = z.object({ displayName: displayNameSchema }).strict();
+const bodySchema = z
+  .object({
+    displayName: displayNameSchema,
+    /** The page runs inside another site's iframe (embed mode): a partitioned cookie. */
+    embedded: z.boolean().optional(),
+  })
+  .strict();
+
+export interface IdentityCookieOptions {
+  secure: boolean | 'auto';
+  /** Pages may be embedded in other sites (EMBED_ORIGINS): embedded pages get partitioned cookies. */
+  embedding: boolean;
+}
 
 export function registerIdentityRoutes(
   app: FastifyInstance,
   db: Db,
-  secureCookie: boolean | 'auto',
+  cookie: IdentityCookieOptions,
   perMinute: number,
 ): void {
   // Each new identity is a row: a client may make only so many a minute.
@@ -22,7 +34,10 @@ export function registerIdentityRoutes(
       if (!parsed.success) {
         return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
       }
-      const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, secureCookie);
+      const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, {
+        secure: cookie.secure,
+        partitioned: cookie.embedding && parsed.data.embedded === true,
+      });
       return reply.send({ identity });
     },
   );

@@ -6,7 +6,8 @@ export type MemberRole = 'host' | 'member';
 
 /** The outcome of a join: in (as what), or to wait in the lobby of a locked room. */
 export type RoomEntry =
-  { waiting: false; role: MemberRole; locked: boolean; lastReadSeq: bigint } | { waiting: true };
+  | { waiting: false; role: MemberRole; locked: boolean; lastReadSeq: bigint; displayName: string }
+  | { waiting: true };
 
 /**
  * Lets the identity into the room as a member (with its current display name), or says it
@@ -28,11 +29,16 @@ export async function enterRoom(
     RETURNING "locked"`;
   let locked = false;
   if (created.length === 0) {
-    const [member] = await db.$queryRaw<Array<{ role: MemberRole; lastReadSeq: bigint; locked: boolean }>>`
-      UPDATE "memberships" AS m SET "display_name" = ${displayName}
+    // A name given by a room token stays (name_locked); otherwise the one typed now.
+    const [member] = await db.$queryRaw<
+      Array<{ role: MemberRole; lastReadSeq: bigint; locked: boolean; displayName: string }>
+    >`
+      UPDATE "memberships" AS m
+      SET "display_name" = CASE WHEN m."name_locked" THEN m."display_name" ELSE ${displayName} END
       FROM "rooms" AS r
       WHERE m."room_id" = ${roomId} AND m."identity_id" = ${identityId}::uuid AND r."id" = m."room_id"
-      RETURNING m."role"::text AS "role", m."last_read_seq" AS "lastReadSeq", r."locked" AS "locked"`;
+      RETURNING m."role"::text AS "role", m."last_read_seq" AS "lastReadSeq", r."locked" AS "locked",
+        m."display_name" AS "displayName"`;
     if (member) return { waiting: false, ...member };
     const [room] = await db.$queryRaw<Array<{ locked: boolean }>>`
       SELECT "locked" FROM "rooms" WHERE "id" = ${roomId}`;
@@ -42,15 +48,45 @@ export async function enterRoom(
   const role: MemberRole = created.length > 0 ? 'host' : 'member';
   // A conflict here is the same identity joining twice at once (two tabs): the creator's
   // row keeps 'host' whichever INSERT came second.
-  const [row] = await db.$queryRaw<Array<{ role: MemberRole; lastReadSeq: bigint }>>`
+  const [row] = await db.$queryRaw<Array<{ role: MemberRole; lastReadSeq: bigint; displayName: string }>>`
     INSERT INTO "memberships" ("room_id", "identity_id", "display_name", "role")
     VALUES (${roomId}, ${identityId}::uuid, ${displayName}, ${role}::"member_role")
     ON CONFLICT ("room_id", "identity_id") DO UPDATE SET
-      "display_name" = EXCLUDED."display_name",
+      "display_name" = CASE WHEN "memberships"."name_locked" THEN "memberships"."display_name"
+        ELSE EXCLUDED."display_name" END,
       "role" = CASE WHEN EXCLUDED."role" = 'host' THEN EXCLUDED."role" ELSE "memberships"."role" END
-    RETURNING "role"::text AS "role", "last_read_seq" AS "lastReadSeq"`;
+    RETURNING "role"::text AS "role", "last_read_seq" AS "lastReadSeq", "display_name" AS "displayName"`;
   if (!row) throw new Error(`membership of ${identityId} in ${roomId} was not stored`);
-  return { waiting: false, role: row.role, locked, lastReadSeq: row.lastReadSeq };
+  return {
+    waiting: false,
+    role: row.role,
+    locked,
+    lastReadSeq: row.lastReadSeq,
+    displayName: row.displayName,
+  };
+}
+
+/**
+ * Makes the identity a member of the room with the given name and role, as a room token
+ * says (its operator's application decides who is in, so a locked room lets them in and a
+ * host's earlier choice of role is overridden). The name stays the token's when they join.
+ * The room is made if it does not exist yet.
+ */
+export async function grantMembership(
+  db: Db,
+  roomId: string,
+  identityId: string,
+  displayName: string,
+  role: MemberRole,
+): Promise<void> {
+  await db.$transaction([
+    db.$executeRaw`INSERT INTO "rooms" ("id") VALUES (${roomId}) ON CONFLICT ("id") DO NOTHING`,
+    db.$executeRaw`
+      INSERT INTO "memberships" ("room_id", "identity_id", "display_name", "role", "name_locked")
+      VALUES (${roomId}, ${identityId}::uuid, ${displayName}, ${role}::"member_role", true)
+      ON CONFLICT ("room_id", "identity_id") DO UPDATE SET
+        "display_name" = EXCLUDED."display_name", "role" = EXCLUDED."role", "name_locked" = true`,
+  ]);
 }
 
 /** Ends a membership (a host removed the person): returns whether there was one. */

@@ -63,7 +63,8 @@ export const handlers: Handlers = {
     // Checked again after the await: the participant may have gone, or the room filled up.
     if (participant.closed) throw conflict('disconnected while joining');
     checkCanJoin(participant);
-    participant.displayName = displayName;
+    // A member named by a room token keeps that name, whatever the join asked for.
+    participant.displayName = entry.waiting ? displayName : entry.displayName;
     if (entry.waiting) {
       if (room.hosts.lobbySize >= room.maxParticipants)
         throw tooMany(`the lobby is full (${room.maxParticipants} waiting)`);
@@ -80,11 +81,15 @@ export const handlers: Handlers = {
     participant.presenceChanged();
     const { producers: _none, ...info } = participant.info();
     room.broadcast('peerJoined', info, participant.id);
-    participant.log.info({ displayName, participants: others.length + 1 }, 'participant joined');
+    participant.log.info(
+      { displayName: participant.displayName, participants: others.length + 1 },
+      'participant joined',
+    );
     return {
       status: 'joined',
       peerId: participant.id,
       identityId: identity.id,
+      displayName: participant.displayName ?? displayName,
       peers: others,
       role: entry.role,
       locked: room.hosts.locked ?? entry.locked,

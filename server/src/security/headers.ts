@@ -21,9 +21,14 @@ export function inlineScriptHashes(html: string): string[] {
 export interface SecurityHeadersOptions {
   /** The built web app (its 200.html shell holds the inline bootstrap script). */
   webDir: string;
+  /** Origins whose pages may show ours in an iframe (embed mode); empty: no one may. */
+  embedOrigins?: string[];
 }
 
-export function contentSecurityPolicy({ webDir }: SecurityHeadersOptions): Record<string, string[]> {
+export function contentSecurityPolicy({
+  webDir,
+  embedOrigins = [],
+}: SecurityHeadersOptions): Record<string, string[]> {
   const shell = join(webDir, '200.html');
   const scriptHashes = existsSync(shell) ? inlineScriptHashes(readFileSync(shell, 'utf8')) : [];
   return {
@@ -40,7 +45,7 @@ export function contentSecurityPolicy({ webDir }: SecurityHeadersOptions): Recor
     'object-src': ["'none'"],
     'base-uri': ["'self'"],
     'form-action': ["'self'"],
-    'frame-ancestors': ["'none'"],
+    'frame-ancestors': embedOrigins.length > 0 ? ["'self'", ...embedOrigins] : ["'none'"],
   };
 }
 
@@ -53,5 +58,8 @@ export async function registerSecurityHeaders(
     // Cross-origin isolation would block nothing we load but is not needed; keep the
     // defaults otherwise (nosniff, frameguard, referrer policy, HSTS under https, …).
     crossOriginEmbedderPolicy: false,
+    // X-Frame-Options cannot name origins: with embedding allowed, frame-ancestors alone
+    // decides (every current browser honours it over X-Frame-Options anyway).
+    ...((options.embedOrigins?.length ?? 0) > 0 ? { frameguard: false } : {}),
   });
 }

@@ -35,7 +35,8 @@ function signalingUrl(roomId: string, resume: string | undefined, node: string |
 
 export class CallSession {
   readonly roomId: string;
-  readonly displayName: string;
+  /** The name we appear under: as typed, or a room token's (the server's answer to join). */
+  displayName = $state('');
   status = $state<CallStatus>('connecting');
   error = $state<string | undefined>(undefined);
   selfId = $state<string | undefined>(undefined);
@@ -198,8 +199,9 @@ export class CallSession {
       this.status = 'waiting';
       return;
     }
-    const { identityId, peers, activeSpeaker } = joined;
+    const { identityId, peers, activeSpeaker, displayName } = joined;
     this.identityId = identityId;
+    this.displayName = displayName;
     this.hosts.attach((method, data) => signaling.request(method, data), joined);
     this.receiver.reset(peers, activeSpeaker);
     this.status = 'joined';
