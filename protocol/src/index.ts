@@ -7,3 +7,4 @@ export * from './chat.js';
 export * from './text.js';
 export * from './hosts.js';
 export * from './adaptation.js';
+export * from './api.js';

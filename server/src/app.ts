@@ -1,5 +1,5 @@
 // Builds the Fastify application: signaling websocket, HTTP API and the web app.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
@@ -11,6 +11,7 @@ import { MediaWorkerPool } from '@meet/media-worker';
 import { scheduleAttachmentCleanup } from './attachments/cleanup.js';
 import { registerAttachmentRoutes } from './attachments/routes.js';
 import { LocalDiskStorage } from './attachments/storage.js';
+import { registerOpenApi } from './api/openapi.js';
 import { registerRoomTokenRoute } from './auth/room-token-route.js';
 import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
@@ -27,6 +28,11 @@ import { notFound } from './signaling/errors.js';
 import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
 import { isClientSocketError } from './signaling/ws-transport.js';
+
+/** This server's version (server/package.json), from src/ and from dist/ alike. */
+const serverVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface App {
   fastify: FastifyInstance;
@@ -124,6 +130,8 @@ export async function createApp(config: Config): Promise<App> {
   }
 
   await registerSecurityHeaders(fastify, { webDir: config.webDir, embedOrigins: config.embedOrigins });
+  // Before the routes: the OpenAPI document lists those registered after it.
+  await registerOpenApi(fastify, serverVersion);
   // Per-route limits (identities, uploads), by client address; 429 with Retry-After.
   await fastify.register(fastifyRateLimit, { global: false });
   await fastify.register(fastifyCookie);

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { describeIssues, roomIdSchema, uuidSchema } from '@meet/protocol';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { apiErrorSchema, attachmentUploadResponseSchema, roomIdSchema, uuidSchema } from '@meet/protocol';
 import { identityFromRequest } from '../auth/identity.js';
 import { isMember } from '../chat/membership.js';
 import { attachmentUrl } from '../chat/messages.js';
@@ -103,10 +104,25 @@ export function registerAttachmentRoutes(
   const tooLarge = (fileName: string) =>
     `${fileName} is too large: attachments are limited to ${describeLimit(maxBytes)}`;
 
-  app.post(
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const errors = (...codes: Status[]) => Object.fromEntries(codes.map((code) => [code, apiErrorSchema]));
+  api.post(
     '/api/rooms/:roomId/attachments',
     {
       config: { rateLimit: { max: uploadsPerMinute, timeWindow: 60_000 } },
+      schema: {
+        tags: ['attachments'],
+        summary: 'Share a file in a room (members only); post it in a chat message afterwards',
+        description: `multipart/form-data with one file field named "${fileField}". The type is detected from the content; HTML, SVG and executables are refused (415).`,
+        consumes: ['multipart/form-data'],
+        security: [{ identityCookie: [] }],
+        params: uploadParams,
+        response: {
+          201: attachmentUploadResponseSchema,
+          ...errors(400, 401, 403, 413, 415),
+          429: apiErrorSchema,
+        },
+      },
       // @fastify/multipart stops reading the request (unpipes it) once the multipart body
       // is over, and an early answer (401, 415, 413) leaves the rest unread: read it out so
       // that the connection can carry the next request.
@@ -115,9 +131,7 @@ export function registerAttachmentRoutes(
       },
     },
     async (request, reply) => {
-      const params = uploadParams.safeParse(request.params);
-      if (!params.success) return fail(reply, 400, describeIssues(params.error));
-      const { roomId } = params.data;
+      const { roomId } = request.params;
       const identity = await identityFromRequest(db, request);
       if (!identity) return fail(reply, 401, noIdentity);
       if (!(await isMember(db, roomId, identity.id)))
@@ -223,7 +237,21 @@ export function registerAttachmentRoutes(
     },
   );
 
-  app.get('/api/attachments/:id', async (request, reply) => {
+  const downloadSchema = {
+    tags: ['attachments'],
+    summary: 'Download a shared file',
+    description:
+      'The file itself (200, its type, `Content-Disposition` inline for images, audio and video, attachment otherwise). Members of its room; a private message’s file to its two people; an upload not yet posted to its uploader.',
+    security: [{ identityCookie: [] }],
+    response: {
+      200: {
+        description: 'the file',
+        content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } },
+      },
+      ...errors(401, 403, 404, 410),
+    },
+  };
+  app.get('/api/attachments/:id', { schema: downloadSchema }, async (request, reply) => {
     const identity = await identityFromRequest(db, request);
     if (!identity) return fail(reply, 401, noIdentity);
     const params = downloadParams.safeParse(request.params);

@@ -1,17 +1,9 @@
 // HTTP API for identities: POST /api/identity (create or rename), GET /api/identity.
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { describeIssues, displayNameSchema } from '@meet/protocol';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { apiErrorSchema, identityRequestSchema, identityResponseSchema } from '@meet/protocol';
 import type { Db } from '../db/database.js';
 import { identityFromRequest, upsertIdentity } from './identity.js';
-
-const bodySchema = z
-  .object({
-    displayName: displayNameSchema,
-    /** The page runs inside another site's iframe (embed mode): a partitioned cookie. */
-    embedded: z.boolean().optional(),
-  })
-  .strict();
 
 export interface IdentityCookieOptions {
   secure: boolean | 'auto';
@@ -25,29 +17,45 @@ export function registerIdentityRoutes(
   cookie: IdentityCookieOptions,
   perMinute: number,
 ): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
   // Each new identity is a row: a client may make only so many a minute.
-  app.post(
+  api.post(
     '/api/identity',
-    { config: { rateLimit: { max: perMinute, timeWindow: 60_000 } } },
+    {
+      config: { rateLimit: { max: perMinute, timeWindow: 60_000 } },
+      schema: {
+        tags: ['identity'],
+        summary: 'Create this browser’s identity (sets its cookie), or rename it',
+        body: identityRequestSchema,
+        response: { 200: identityResponseSchema, 400: apiErrorSchema, 429: apiErrorSchema },
+      },
+    },
     async (request, reply) => {
-      const parsed = bodySchema.safeParse(request.body);
-      if (!parsed.success) {
-        return reply.code(400).send({ error: 'Bad Request', message: describeIssues(parsed.error) });
-      }
-      const identity = await upsertIdentity(db, request, reply, parsed.data.displayName, {
+      const identity = await upsertIdentity(db, request, reply, request.body.displayName, {
         secure: cookie.secure,
-        partitioned: cookie.embedding && parsed.data.embedded === true,
+        partitioned: cookie.embedding && request.body.embedded === true,
       });
       return reply.send({ identity });
     },
   );
 
-  app.get('/api/identity', async (request, reply) => {
-    const identity = await identityFromRequest(db, request);
-    if (!identity)
-      return reply
-        .code(401)
-        .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
-    return reply.send({ identity });
-  });
+  api.get(
+    '/api/identity',
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Who this browser is',
+        security: [{ identityCookie: [] }],
+        response: { 200: identityResponseSchema, 401: apiErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const identity = await identityFromRequest(db, request);
+      if (!identity)
+        return reply
+          .code(401)
+          .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
+      return reply.send({ identity });
+    },
+  );
 }

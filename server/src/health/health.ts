@@ -2,6 +2,8 @@
 // 200 {status:'ok'}, or 503 {status:'unavailable'} when no media worker answers or the
 // database does not. The details (each worker, rooms, participants) are metrics (/metrics).
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { healthResponseSchema } from '@meet/protocol';
 import type { MediaWorkerPool } from '@meet/media-worker';
 import type { Db } from '../db/database.js';
 
@@ -40,7 +42,12 @@ export async function anyWorkerAlive(pool: MediaWorkerPool, timeoutMs = probeTim
 }
 
 export function registerHealthRoute(fastify: FastifyInstance, pool: MediaWorkerPool, db: Db): void {
-  fastify.get('/api/health', async (request, reply) => {
+  const schema = {
+    tags: ['health'],
+    summary: 'Whether this node can serve (a media worker alive, the database answering)',
+    response: { 200: healthResponseSchema, 503: healthResponseSchema },
+  };
+  fastify.withTypeProvider<ZodTypeProvider>().get('/api/health', { schema }, async (request, reply) => {
     const [media, database] = await Promise.all([anyWorkerAlive(pool), pingDatabase(db)]);
     if (media && database) return reply.send({ status: 'ok' });
     request.log.warn({ media, database }, 'health check failed');

@@ -1,0 +1,227 @@
+// The HTTP API's OpenAPI document, against the real server: it is generated from the same
+// zod schemas the routes validate with, it validates as OpenAPI 3.1, and every documented
+// operation answers as documented: each operation is called here with good and bad
+// requests, every answer's status is one the document lists for it and its body validates
+// against the documented schema (Ajv over the document itself), and each operation is seen
+// answering both a success and a refusal. An operation added without calls here fails the
+// test. /api/docs serves the browsable documentation.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { SignJWT } from 'jose';
+import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
+import { startServer, type TestServer } from '../../tests/helpers/server.js';
+import { RawPeer } from './support/raw-peer.js';
+
+const secret = 'openapi-test-room-token-secret-0123456789';
+
+interface OpenApiOperation {
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
+type OpenApiDocument = { paths: Record<string, Record<string, OpenApiOperation>> };
+
+interface Call {
+  /** What the call shows, for messages. */
+  what: string;
+  /** The concrete path (the documented one with its parameters filled in). */
+  path: string;
+  body?: unknown;
+  multipart?: FormData;
+  cookie?: string;
+}
+
+describe('OpenAPI document', () => {
+  let server: TestServer;
+  let document: OpenApiDocument;
+  let member: TestIdentity;
+  let outsider: TestIdentity;
+  const roomId = `openapi-room-${process.pid}`;
+  let attachmentId: string;
+
+  before(async () => {
+    server = await startServer({ ROOM_TOKEN_SECRET: secret, IDENTITY_RATE_LIMIT: '1000' });
+    member = await createIdentity(server.url, 'Member');
+    outsider = await createIdentity(server.url, 'Outsider');
+    // The member joins the room (and so may share files in it).
+    const peer = await RawPeer.connect(server, roomId, member);
+    const caps = await peer.ok('getRouterRtpCapabilities', {});
+    await peer.ok('join', { displayName: 'Member', rtpCapabilities: caps });
+    await peer.close();
+    const form = new FormData();
+    form.append('file', new Blob(['hello'], { type: 'text/plain' }), 'hello.txt');
+    const upload = await fetch(new URL(`/api/rooms/${roomId}/attachments`, server.url), {
+      method: 'POST',
+      headers: { cookie: member.cookie },
+      body: form,
+    });
+    assert.equal(upload.status, 201);
+    attachmentId = ((await upload.json()) as { attachment: { id: string } }).attachment.id;
+    document = (await (await fetch(new URL('/api/openapi.json', server.url))).json()) as OpenApiDocument;
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('is a valid OpenAPI 3.1 document listing the API', async () => {
+    const result = await new Validator().validate(structuredClone(document) as never);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/api/attachments/{id}',
+      '/api/health',
+      '/api/identity',
+      '/api/room-token',
+      '/api/rooms/{roomId}/attachments',
+    ]);
+  });
+
+  test('/api/docs serves the browsable documentation under the app’s CSP', async () => {
+    const page = await fetch(new URL('/api/docs', server.url));
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /swagger-ui/i);
+    assert.doesNotMatch(html, /<script>(?!\s*<\/script>)/, 'no inline script (the CSP would block it)');
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  });
+
+  test('every documented operation answers as documented, successes and refusals', async () => {
+    const token = (room: string) =>
+      new SignJWT({ room, name: 'Tok', role: 'participant' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(secret));
+    const upload = (content: string, name: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([content]), name);
+      return form;
+    };
+    const calls: Record<string, Call[]> = {
+      'post /api/identity': [
+        { what: 'a name', path: '/api/identity', body: { displayName: 'Neo' } },
+        { what: 'an empty name', path: '/api/identity', body: { displayName: '' } },
+        { what: 'an unknown field', path: '/api/identity', body: { displayName: 'Neo', admin: true } },
+      ],
+      'get /api/identity': [
+        { what: 'with the cookie', path: '/api/identity', cookie: member.cookie },
+        { what: 'without a cookie', path: '/api/identity' },
+      ],
+      'post /api/room-token': [
+        { what: 'a valid token', path: '/api/room-token', body: { roomId, token: await token(roomId) } },
+        { what: 'a forged token', path: '/api/room-token', body: { roomId, token: 'a.b.c' } },
+        {
+          what: "another room's token",
+          path: '/api/room-token',
+          body: { roomId, token: await token('elsewhere') },
+        },
+        { what: 'a bad room id', path: '/api/room-token', body: { roomId: 'Not A Room', token: 'x' } },
+      ],
+      'get /api/health': [{ what: 'a live node', path: '/api/health' }],
+      'post /api/rooms/{roomId}/attachments': [
+        {
+          what: 'a text file',
+          path: `/api/rooms/${roomId}/attachments`,
+          cookie: member.cookie,
+          multipart: upload('hi', 'a.txt'),
+        },
+        { what: 'no cookie', path: `/api/rooms/${roomId}/attachments`, multipart: upload('hi', 'a.txt') },
+        {
+          what: 'not a member',
+          path: `/api/rooms/${roomId}/attachments`,
+          cookie: outsider.cookie,
+          multipart: upload('hi', 'a.txt'),
+        },
+        {
+          what: 'an HTML file',
+          path: `/api/rooms/${roomId}/attachments`,
+          cookie: member.cookie,
+          multipart: upload('<!doctype html><html><script>x</script></html>', 'x.html'),
+        },
+        {
+          what: 'a bad room id',
+          path: '/api/rooms/Bad_Room/attachments',
+          cookie: member.cookie,
+          multipart: upload('hi', 'a.txt'),
+        },
+      ],
+      'get /api/attachments/{id}': [
+        {
+          what: 'an unposted upload, by its uploader',
+          path: `/api/attachments/${attachmentId}`,
+          cookie: member.cookie,
+        },
+        { what: 'no cookie', path: `/api/attachments/${attachmentId}` },
+        { what: 'not a member', path: `/api/attachments/${attachmentId}`, cookie: outsider.cookie },
+        {
+          what: 'an unknown id',
+          path: '/api/attachments/00000000-0000-4000-8000-000000000000',
+          cookie: member.cookie,
+        },
+      ],
+    };
+
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema(document, 'openapi');
+    const pointer = (...parts: string[]) =>
+      parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method} ${path}`),
+    );
+    assert.deepEqual(
+      documented.filter((operation) => !calls[operation]).sort(),
+      [],
+      'every documented operation is called here',
+    );
+    for (const [operation, list] of Object.entries(calls)) {
+      const [method, path] = operation.split(' ') as [string, string];
+      const spec = document.paths[path]?.[method];
+      assert.ok(spec, `${operation} is documented`);
+      const seen: number[] = [];
+      for (const call of list) {
+        const headers: Record<string, string> = {};
+        if (call.cookie) headers.cookie = call.cookie;
+        if (call.body !== undefined) headers['content-type'] = 'application/json';
+        const response = await fetch(new URL(call.path, server.url), {
+          method: method.toUpperCase(),
+          headers,
+          ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
+          ...(call.multipart ? { body: call.multipart } : {}),
+        });
+        const label = `${operation}, ${call.what} → ${response.status}`;
+        const documentedResponse = spec.responses[String(response.status)];
+        assert.ok(
+          documentedResponse,
+          `${label}: status not documented (${Object.keys(spec.responses).join(', ')})`,
+        );
+        seen.push(response.status);
+        const schema = documentedResponse.content?.['application/json']?.schema;
+        if (!schema) {
+          await response.arrayBuffer();
+          continue;
+        }
+        const body: unknown = await response.json();
+        const validate = ajv.getSchema(
+          `openapi#/${pointer('paths', path, method, 'responses', String(response.status), 'content', 'application/json', 'schema')}`,
+        );
+        assert.ok(validate, `${label}: schema compiled`);
+        assert.equal(
+          validate(body),
+          true,
+          `${label}: ${JSON.stringify(body)} ${ajv.errorsText(validate.errors)}`,
+        );
+      }
+      assert.ok(
+        seen.some((status) => status < 300),
+        `${operation}: a success was seen (${seen.join(', ')})`,
+      );
+      if (operation !== 'get /api/health')
+        assert.ok(
+          seen.some((status) => status >= 400 && status < 500),
+          `${operation}: a refusal was seen (${seen.join(', ')})`,
+        );
+    }
+  });
+});
