@@ -93,7 +93,21 @@ export const chatRequests = {
     response: z.object({ lastReadSeq: seqSchema }),
   },
   setPresence: { data: z.object({ away: z.boolean() }).strict(), response: z.object({}).strict() },
+  /**
+   * This participant is typing a message (to everyone, or to `recipientId` privately). Sent
+   * again every few seconds while typing; the others show it for `typingShownMs` after the
+   * last. The server passes it on at most every `typingIntervalMs` per participant and target.
+   */
+  chatTyping: {
+    data: z.object({ recipientId: uuidSchema.optional() }).strict(),
+    response: z.object({}).strict(),
+  },
 } as const;
+
+/** A typing participant tells the room again after this long (the server drops faster repeats). */
+export const typingIntervalMs = 2500;
+/** Others show "typing" this long after the last word of it (or until that person's message arrives). */
+export const typingShownMs = 6000;
 
 export const peerStatusSchema = z.enum(['call', 'text', 'away']);
 export type PeerStatus = z.infer<typeof peerStatusSchema>;
@@ -111,4 +125,6 @@ export const chatNotifications = {
   chatMessages: z.object({ messages: z.array(chatMessageSchema).min(2).max(maxMessagesPerBatch) }),
   chatMessageUpdated: z.object({ message: chatMessageSchema }),
   peerStatus: z.object({ peerId: idSchema, status: peerStatusSchema, inCall: z.boolean() }),
+  /** Someone is typing: to the room, or (`private`) a message to this participant. */
+  peerTyping: z.object({ peerId: idSchema, identityId: uuidSchema, private: z.boolean() }),
 } as const;

@@ -79,6 +79,8 @@ describe('validateRequest', () => {
     ['chatDelete', { messageId: uuid }],
     ['chatMarkRead', { seq: '9223372036854775807' }],
     ['setPresence', { away: true }],
+    ['chatTyping', {}],
+    ['chatTyping', { recipientId: uuid }],
     ['setRoomLocked', { locked: true }],
     ['admit', { peerId: 'p1' }],
     ['refuse', { peerId: 'p1' }],
@@ -515,6 +517,7 @@ describe('host requests and the join answer', () => {
       status: 'joined',
       peerId,
       identityId: uuid,
+      displayName: 'Ada',
       peers: [],
       role: 'host',
       locked: true,
@@ -533,6 +536,11 @@ describe('host requests and the join answer', () => {
       response.safeParse({ ...joined, role: undefined }).success,
       false,
       'a joined answer has a role',
+    );
+    assert.equal(
+      response.safeParse({ ...joined, displayName: undefined }).success,
+      false,
+      'a joined answer says the name the participant appears under',
     );
     assert.equal(response.safeParse({ status: 'pending', peerId, identityId: uuid }).success, false);
   });

@@ -335,6 +335,26 @@ test('chat sent on two nodes at once reaches everyone once, in seq order', async
   }
 });
 
+test('typing indicators cross nodes: to the room, and privately to one identity only', async () => {
+  const roomId = `cluster-typing-${process.pid}`;
+  const a1 = await joinOn(nodeA, roomId, 'A1');
+  const b1 = await joinOn(nodeB, roomId, 'B1');
+  const b2 = await joinOn(nodeB, roomId, 'B2');
+  const a1Identity = a1.peer.identity?.id as string;
+  await a1.peer.ok('chatTyping', {});
+  for (const { peer } of [b1, b2]) {
+    const { data } = await peer.nextNotification('peerTyping', WAIT_MS);
+    assert.deepEqual(data, { peerId: a1.peerId, identityId: a1Identity, private: false });
+  }
+  // Private to B2's identity: B2 hears it across the nodes, B1 does not.
+  await a1.peer.ok('chatTyping', { recipientId: b2.peer.identity?.id });
+  const { data } = await b2.peer.nextNotification('peerTyping', WAIT_MS);
+  assert.deepEqual(data, { peerId: a1.peerId, identityId: a1Identity, private: true });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(b1.peer.notifications('peerTyping').length, 1, 'B1 got the room-wide indicator only');
+  assert.equal(a1.peer.notifications('peerTyping').length, 0, 'nobody is told of their own typing');
+});
+
 test('a node that leaves the cluster takes only its participants; the others hear they left', async () => {
   const roomId = `cluster-leave-${process.pid}`;
   const alice = await joinOn(nodeA, roomId, 'Alice');

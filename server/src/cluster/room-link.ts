@@ -32,6 +32,7 @@ export type RoomEvent =
   | { t: 'notify'; method: NotificationMethod; data: unknown; exceptId?: string | undefined }
   | { t: 'chat'; batch: OrderedBatch }
   | { t: 'chatUpdated'; message: ChatMessage; exceptId?: string | undefined }
+  | { t: 'typing'; data: NotificationData<'peerTyping'>; recipientId?: string | undefined }
   | { t: 'endMeeting'; reason: string }
   | { t: 'removeIdentity'; identityId: string; reason: string }
   | { t: 'setRole'; identityId: string; role: Role }
@@ -279,6 +280,9 @@ export class RoomLink {
         return;
       case 'chatUpdated':
         room.deliverChat(event.message, event.exceptId);
+        return;
+      case 'typing':
+        room.deliverTyping(event.data, event.recipientId);
         return;
       case 'endMeeting':
         room.endMeeting(event.reason, { told: true });

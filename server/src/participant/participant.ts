@@ -8,6 +8,7 @@ import type { Peer as ProtooPeer } from 'protoo-server';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   ErrorCode,
+  typingIntervalMs,
   validateRequest,
   type NotificationData,
   type NotificationMethod,
@@ -54,6 +55,8 @@ export class Participant {
   readonly #queue: SerialQueue;
   readonly #requestRate: TokenBucket;
   readonly #chatRate: TokenBucket;
+  /** When this participant's typing was last passed on, per target ('' = the room). */
+  readonly #typingAt = new Map<string, number>();
   /** In the call (asked for media transports and did not leave the call). */
   #inCall = false;
   #media: ParticipantMedia | undefined;
@@ -128,6 +131,18 @@ export class Participant {
 
   get consumers(): ReadonlyMap<string, Consumer> {
     return this.media?.consumers ?? noMedia;
+  }
+
+  /**
+   * Whether a typing indicator for this target is due to be passed on: at most one per
+   * typingIntervalMs (a client repeating it faster costs the others nothing).
+   */
+  typingDue(target: string, now = Date.now()): boolean {
+    const last = this.#typingAt.get(target);
+    if (last !== undefined && now - last < typingIntervalMs - 250) return false;
+    if (this.#typingAt.size >= 64 && last === undefined) this.#typingAt.clear();
+    this.#typingAt.set(target, now);
+    return true;
   }
 
   async #request(method: string, data: unknown): Promise<unknown> {

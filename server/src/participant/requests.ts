@@ -3,7 +3,7 @@
 // participant's media set; membership, presence and chat go through the room.
 import type { types } from 'mediasoup';
 import { ErrorCode, type RequestData, type RequestMethod, type ResponseData } from '@meet/protocol';
-import { SignalingError, conflict, notFound, tooMany } from '../signaling/errors.js';
+import { SignalingError, badRequest, conflict, notFound, tooMany } from '../signaling/errors.js';
 import { enterRoom } from '../chat/membership.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
 import { hostHandlers } from './host-requests.js';
@@ -194,6 +194,12 @@ export const handlers: Handlers = {
   chatMarkRead: async (participant, { seq }) => ({
     lastReadSeq: await markRead(participant.room.db, participant.room.id, participant.identity.id, seq),
   }),
+  chatTyping: (participant, { recipientId }) => {
+    if (recipientId === participant.identity.id)
+      throw badRequest('a private conversation is with someone else: recipientId is your own identity');
+    if (participant.typingDue(recipientId ?? '')) participant.room.announceTyping(participant, recipientId);
+    return {};
+  },
   setPresence: (participant, { away }) => {
     participant.away = away;
     participant.room.refreshPresence(participant);

@@ -287,6 +287,25 @@ export class Room extends EventEmitter<{ close: [] }> {
   }
 
   /**
+   * Someone is typing: to everyone, or privately to `recipientId`'s connections only; on
+   * every node. Not stored: a typing indicator that misses someone is simply not shown.
+   */
+  announceTyping(from: Participant, recipientId: string | undefined): void {
+    const data = { peerId: from.id, identityId: from.identity.id, private: recipientId !== undefined };
+    this.deliverTyping(data, recipientId);
+    this.link?.publish({ t: 'typing', data, recipientId });
+  }
+
+  /** The same, to this node's participants. */
+  deliverTyping(data: NotificationData<'peerTyping'>, recipientId: string | undefined): void {
+    for (const participant of this.participants.values()) {
+      if (!participant.joined || participant.id === data.peerId) continue;
+      if (recipientId === undefined || participant.identity.id === recipientId)
+        participant.notify('peerTyping', data);
+    }
+  }
+
+  /**
    * A host gave an identity a role (stored): its connections here take it, and everyone is
    * told. With `everywhere`, the other nodes do the same for theirs.
    */

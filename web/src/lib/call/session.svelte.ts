@@ -142,6 +142,7 @@ export class CallSession {
         peerLeft: ({ peerId }) => {
           const peer = this.receiver.find(peerId);
           if (peer) this.chat.addSystemLine(`${peer.displayName} left`);
+          this.chat.typing.forget(peerId);
           this.receiver.removePeer(peerId);
         },
         peerStatus: ({ peerId, status, inCall }) => this.receiver.setStatus(peerId, status, inCall),
@@ -153,6 +154,7 @@ export class CallSession {
         chatMessage: ({ message }) => this.chat.onMessage(message),
         chatMessages: ({ messages }) => this.chat.onMessages(messages),
         chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
+        peerTyping: (data) => this.chat.typing.onTyping(data),
         mediaReset: ({ producers }) => void this.#restartCall(producers),
         // What the server reports of what we send (dynacast layers, uplink score).
         ...this.publisher.handlers(),

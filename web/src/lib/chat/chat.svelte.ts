@@ -2,6 +2,7 @@
 // messages, sending with a client id (a retry after a lost acknowledgement never creates
 // a duplicate), edits, deletes, read markers and the unread count.
 import type { ChatMessage, RequestData, RequestMethod, ResponseData } from '@meet/protocol';
+import { TypingIndicators } from './typing.svelte';
 
 type Request = <M extends RequestMethod>(method: M, data: RequestData<M>) => Promise<ResponseData<M>>;
 
@@ -47,6 +48,8 @@ export class RoomChat {
   panelOpen = $state(true);
   error = $state<string | undefined>();
   identityId: string | undefined;
+  /** Who is typing (and telling others that we are). */
+  readonly typing = new TypingIndicators();
 
   #request: Request | undefined;
   #markTimer: ReturnType<typeof setTimeout> | undefined;
@@ -143,9 +146,17 @@ export class RoomChat {
       compareSeq(this.unreadFrom, this.lastReadSeq) >= 0;
     if (readingLive) this.unreadFrom = last.seq;
     this.#merge(messages);
+    for (const message of messages) if (message.author) this.typing.onMessageFrom(message.author.id);
     const mine = new Set(messages.filter((m) => m.author?.id === this.identityId).map((m) => m.clientId));
     this.pending = this.pending.filter((p) => !mine.has(p.clientId));
     this.#scheduleMarkRead();
+  }
+
+  /** The person typed in the composer (to `recipientId`, or the room). */
+  typed(recipientId: string | undefined): void {
+    const request = this.#request;
+    if (!request || !this.typing.shouldTell(recipientId)) return;
+    void request('chatTyping', recipientId ? { recipientId } : {}).catch(() => undefined);
   }
 
   onUpdated(message: ChatMessage): void {
@@ -170,6 +181,7 @@ export class RoomChat {
       failed: false,
     };
     if (!outgoing.text && !attachmentId) return;
+    this.typing.sent(recipient?.id);
     this.pending = [...this.pending, outgoing];
     await this.#deliver(outgoing);
   }
