@@ -26,6 +26,38 @@ export const attachmentInfoSchema = z.object({
 });
 export type AttachmentInfo = z.infer<typeof attachmentInfoSchema>;
 
+/**
+ * One emoji (one grapheme cluster of emoji code points: a flag, a keycap, a skin tone, a
+ * ZWJ family all count as one), at most 32 UTF-16 units.
+ */
+export const emojiSchema = z
+  .string()
+  .min(1, 'an emoji is needed')
+  .max(32, 'one emoji is at most 32 UTF-16 code units')
+  .refine(isOneEmoji, 'must be exactly one emoji');
+
+const emojiStart = /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[0-9#*]\uFE0F?\u20E3)/u;
+// (Emoji_Component covers ZWJ, VS16, the keycap, skin tones, tags and regional indicators.)
+const emojiOnly = /^[\p{Extended_Pictographic}\p{Emoji_Component}]+$/u;
+
+export function isOneEmoji(s: string): boolean {
+  if (!emojiStart.test(s) || !emojiOnly.test(s)) return false;
+  const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s);
+  let count = 0;
+  for (const _ of graphemes) if (++count > 1) return false;
+  return count === 1;
+}
+
+/** How many different emoji one message can carry (each by any number of people). */
+export const maxReactionsPerMessage = 20;
+
+export const reactionSchema = z.object({
+  emoji: z.string(),
+  /** Identities that reacted with it, in the order they did. */
+  by: z.array(uuidSchema),
+});
+export type Reaction = z.infer<typeof reactionSchema>;
+
 export const chatMessageSchema = z.object({
   id: uuidSchema,
   seq: seqSchema,
@@ -39,6 +71,13 @@ export const chatMessageSchema = z.object({
   createdAt: z.string(),
   editedAt: z.string().nullable(),
   deletedAt: z.string().nullable(),
+  /** Reactions, by emoji in the order first used (none on a deleted message). */
+  reactions: z.array(reactionSchema),
+  /**
+   * Grows with every edit, delete and reaction: of two copies of a message (an update
+   * overtaking another on its way), the one with the higher version is the newer.
+   */
+  version: z.number().int().nonnegative(),
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
@@ -46,6 +85,14 @@ const messageText = personText(
   maxMessageLength,
   `a message has at most ${maxMessageLength} characters`,
 ).transform((s) => s.trim());
+
+/**
+ * The words of a search: runs of letters, digits and marks, at most 16 of them, each at most
+ * 64 characters (the database folds their case as it does the messages').
+ */
+export function searchWords(query: string): string[] {
+  return (query.match(/[\p{L}\p{N}\p{M}]+/gu) ?? []).slice(0, 16).map((w) => w.slice(0, 64));
+}
 
 export const chatRequests = {
   chatSend: {
@@ -87,6 +134,28 @@ export const chatRequests = {
   chatDelete: {
     data: z.object({ messageId: uuidSchema }).strict(),
     response: z.object({ message: chatMessageSchema }),
+  },
+  /** Adds (or with `add: false`, takes back) this person's reaction to a message. */
+  chatReact: {
+    data: z.object({ messageId: uuidSchema, emoji: emojiSchema, add: z.boolean() }).strict(),
+    response: z.object({ message: chatMessageSchema }),
+  },
+  /**
+   * Searches the room's messages this person may see, newest first: every word of `query`
+   * must appear (a word also matches longer ones it begins: "meet" finds "meeting").
+   */
+  chatSearch: {
+    data: z
+      .object({
+        query: personText(200, 'a search is at most 200 characters').refine(
+          (s) => searchWords(s).length > 0,
+          'a search needs at least one word',
+        ),
+        beforeSeq: seqSchema.optional(),
+        limit: z.number().int().min(1).max(50).optional(),
+      })
+      .strict(),
+    response: z.object({ messages: z.array(chatMessageSchema), hasMore: z.boolean() }),
   },
   chatMarkRead: {
     data: z.object({ seq: seqSchema }).strict(),

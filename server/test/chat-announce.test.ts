@@ -29,6 +29,8 @@ function message(seq: number, author: string, recipient: string | null = null): 
     createdAt: new Date(seq * 1000).toISOString(),
     editedAt: null,
     deletedAt: null,
+    reactions: [],
+    version: 0,
   };
 }
 

@@ -22,6 +22,8 @@ function message(seq: number): ChatMessage {
     createdAt: new Date(0).toISOString(),
     editedAt: null,
     deletedAt: null,
+    reactions: [],
+    version: 0,
   };
 }
 

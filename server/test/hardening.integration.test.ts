@@ -932,4 +932,30 @@ describe('rate limits', () => {
       assertErrorResponse(refused, 429, /too many messages \(at most 1 a second\); retry after \d+ ms/);
     assert.equal(await rates.server.app.database.prisma.message.count({ where: { roomId } }), accepted);
   });
+
+  test('CHAT_BURST=3: reactions and searches spend the same bucket (each is told to the room or queries)', async () => {
+    const roomId = newRoomId('chat-rate-react');
+    const peer = await rates.connect(roomId, identities[1] as TestIdentity);
+    await peer.ok('join', {
+      displayName: 'Chatty',
+      rtpCapabilities: await peer.ok('getRouterRtpCapabilities', {}),
+    });
+    const { message } = await peer.ok<{ message: { id: string } }>('chatSend', {
+      clientId: 'react-target',
+      text: 'react to me',
+    });
+    const emoji = ['👍', '🎉', '👀', '🔥', '✅', '🙏'];
+    const responses = await Promise.all([
+      ...emoji.map((e) => peer.request('chatReact', { messageId: message.id, emoji: e, add: true })),
+      peer.request('chatSearch', { query: 'react' }),
+    ]);
+    const accepted = responses.filter((r) => r.ok).length;
+    assert.ok(accepted >= 2 && accepted <= 3, `${accepted} accepted`);
+    for (const refused of responses.filter((r) => !r.ok))
+      assertErrorResponse(refused, 429, /too many chat requests \(at most 1 a second\); retry after \d+ ms/);
+    const stored = await rates.server.app.database.prisma.reaction.count({
+      where: { messageId: message.id },
+    });
+    assert.ok(stored <= accepted, `${stored} reactions stored, ${accepted} accepted`);
+  });
 });

@@ -163,7 +163,11 @@ for (const kind of ['embedded', 'postgres'] as const) {
           createdAt: at,
           editedAt: at,
           deletedAt: at,
+          version: 3,
         },
+      });
+      const reaction = await p.reaction.create({
+        data: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id, createdAt: at },
       });
       const system = await p.message.create({
         data: { roomId: room.id, kind: 'system', text: 'Reader joined' },
@@ -175,6 +179,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Membership: membership,
         Attachment: attachment,
         Message: message,
+        Reaction: reaction,
       };
       const readBack: Record<string, Record<string, unknown> | null> = {
         Room: await p.room.findUnique({ where: { id: room.id } }),
@@ -184,6 +189,11 @@ for (const kind of ['embedded', 'postgres'] as const) {
         }),
         Attachment: await p.attachment.findUnique({ where: { id: attachment.id } }),
         Message: await p.message.findUnique({ where: { id: message.id } }),
+        Reaction: await p.reaction.findUnique({
+          where: {
+            messageId_emoji_identityId: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id },
+          },
+        }),
       };
       for (const model of parseSchema()) {
         const wrote = written[model.name];
@@ -205,6 +215,17 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.equal(withRelations.attachment?.fileName, 'a.png');
       assert.ok(system.seq > message.seq);
       assert.equal(system.kind, 'system');
+      // One reaction per person and emoji; a new message starts at version 0.
+      await assert.rejects(
+        p.reaction.create({ data: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id } }),
+        (error: { code?: string }) => error.code === 'P2002',
+      );
+      assert.equal(system.version, 0);
+      // The search's expression index (made by SQL: Prisma cannot describe it).
+      const indexes = await p.$queryRawUnsafe<Array<{ indexdef: string }>>(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_text_search_idx'",
+      );
+      assert.match(indexes[0]?.indexdef ?? '', /USING gin \(to_tsvector\('simple'::regconfig, text\)\)/);
       // (roomId, authorId, clientId) is unique: the idempotency of chat sends rests on it.
       await assert.rejects(
         p.message.create({

@@ -1,18 +1,34 @@
 // Chat messages in the database: the checks of a send (stored in batches: store-batch.ts),
 // visibility (public or private to two identities), history pages by seq, edit, delete, read
-// markers.
-import type { ChatMessage } from '@meet/protocol';
+// markers. Reactions: reactions.ts; search: search.ts.
+import type { ChatMessage, Reaction } from '@meet/protocol';
 import type { Db } from '../db/database.js';
 import { badRequest, conflict, forbidden, notFound } from '../signaling/errors.js';
 import { isMember } from './membership.js';
 
 export const include = {
   attachment: { select: { id: true, fileName: true, mimeType: true, size: true } },
+  reactions: {
+    select: { emoji: true, identityId: true },
+    orderBy: { createdAt: 'asc' },
+  },
 } as const;
 
-type Row = NonNullable<Awaited<ReturnType<Db['message']['findFirst']>>> & {
+export type Row = NonNullable<Awaited<ReturnType<Db['message']['findFirst']>>> & {
   attachment: { id: string; fileName: string; mimeType: string; size: number } | null;
+  reactions: Array<{ emoji: string; identityId: string }>;
 };
+
+/** Reactions grouped by emoji, in the order each emoji was first used. */
+function groupReactions(rows: Row['reactions']): Reaction[] {
+  const byEmoji = new Map<string, string[]>();
+  for (const { emoji, identityId } of rows) {
+    const by = byEmoji.get(emoji);
+    if (by) by.push(identityId);
+    else byEmoji.set(emoji, [identityId]);
+  }
+  return [...byEmoji].map(([emoji, by]) => ({ emoji, by }));
+}
 
 export const attachmentUrl = (id: string) => `/api/attachments/${id}`;
 
@@ -33,6 +49,8 @@ export function toChatMessage(row: Row): ChatMessage {
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,
+    reactions: deleted ? [] : groupReactions(row.reactions),
+    version: row.version,
   };
 }
 
@@ -135,6 +153,20 @@ export async function history(
   return { messages: rows.slice(0, limit).map(toChatMessage), hasMore: rows.length > limit };
 }
 
+/** A message of this room that `identityId` may see (refused as not found otherwise). */
+export async function visibleMessage(db: Db, roomId: string, identityId: string, messageId: string) {
+  const row = await db.message.findUnique({
+    where: { id: messageId },
+    select: { roomId: true, authorId: true, recipientId: true, deletedAt: true, kind: true },
+  });
+  const visible =
+    row !== null &&
+    row.roomId === roomId &&
+    (row.recipientId === null || row.authorId === identityId || row.recipientId === identityId);
+  if (!visible) throw notFound('message not found in this room');
+  return row;
+}
+
 async function ownMessage(db: Db, roomId: string, identityId: string, messageId: string) {
   const row = await db.message.findUnique({
     where: { id: messageId },
@@ -157,7 +189,7 @@ export async function editMessage(
   // Only while not deleted: a delete from another tab may have landed since the check.
   const { count } = await db.message.updateMany({
     where: { id: messageId, deletedAt: null },
-    data: { text, editedAt: new Date() },
+    data: { text, editedAt: new Date(), version: { increment: 1 } },
   });
   if (count === 0) throw conflict('the message was deleted');
   return toChatMessage(await db.message.findUniqueOrThrow({ where: { id: messageId }, include }));
@@ -172,7 +204,7 @@ export async function deleteMessage(
   await ownMessage(db, roomId, identityId, messageId);
   const row = await db.message.update({
     where: { id: messageId },
-    data: { text: '', deletedAt: new Date() },
+    data: { text: '', deletedAt: new Date(), version: { increment: 1 } },
     include,
   });
   return toChatMessage(row);

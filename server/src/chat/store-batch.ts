@@ -111,6 +111,8 @@ async function outcomesOf(
         createdAt: row.createdAt.toISOString(),
         editedAt: null,
         deletedAt: null,
+        reactions: [],
+        version: 0,
       },
     });
   }

@@ -26,6 +26,8 @@ import { ParticipantMedia, type Consumer, type Producer, type Transport } from '
 import { handlers, allowedBeforeJoin } from './requests.js';
 
 const noMedia = new Map<string, never>();
+/** Requests that spend the chat rate (ParticipantLimits.chatPerSecond). */
+const chatRated = new Set<string>(['chatSend', 'chatReact', 'chatSearch']);
 
 /** What a participant does with its websocket besides protoo's requests and notifications. */
 export interface ParticipantSocket {
@@ -159,11 +161,12 @@ export class Participant {
       throw new SignalingError(valid.code, valid.reason);
     }
     const { method: m, data: d } = valid.data;
-    if (m === 'chatSend') {
+    if (chatRated.has(m)) {
+      // Sends, reactions (both told to the whole room) and searches (a query each) share one.
       const chatWait = this.#chatRate.take();
       if (chatWait > 0)
         throw tooMany(
-          `too many messages (at most ${this.limits.chatPerSecond} a second); retry after ${chatWait} ms`,
+          `too many ${m === 'chatSend' ? 'messages' : 'chat requests'} (at most ${this.limits.chatPerSecond} a second); retry after ${chatWait} ms`,
         );
     }
     return this.#queue.run(async () => {

@@ -6,6 +6,8 @@ import { ErrorCode, type RequestData, type RequestMethod, type ResponseData } fr
 import { SignalingError, badRequest, conflict, notFound, tooMany } from '../signaling/errors.js';
 import { enterRoom } from '../chat/membership.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
+import { react } from '../chat/reactions.js';
+import { searchMessages } from '../chat/search.js';
 import { hostHandlers } from './host-requests.js';
 import type { Participant } from './participant.js';
 
@@ -191,6 +193,26 @@ export const handlers: Handlers = {
     room.broadcastChat(message, participant.id);
     return { message };
   },
+  chatReact: async (participant, { messageId, emoji, add }) => {
+    const { room, identity } = participant;
+    const { message, changed } = await react(room.db, {
+      roomId: room.id,
+      identityId: identity.id,
+      messageId,
+      emoji,
+      add,
+    });
+    if (changed) room.broadcastChat(message, participant.id);
+    return { message };
+  },
+  chatSearch: async (participant, { query, beforeSeq, limit }) =>
+    searchMessages(participant.room.db, {
+      roomId: participant.room.id,
+      identityId: participant.identity.id,
+      query,
+      beforeSeq,
+      limit: limit ?? 20,
+    }),
   chatMarkRead: async (participant, { seq }) => ({
     lastReadSeq: await markRead(participant.room.db, participant.room.id, participant.identity.id, seq),
   }),

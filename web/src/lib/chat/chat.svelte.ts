@@ -1,7 +1,8 @@
 // The room chat in the browser: history (newest first, older pages on demand), live
 // messages, sending with a client id (a retry after a lost acknowledgement never creates
-// a duplicate), edits, deletes, read markers and the unread count.
+// a duplicate), edits, deletes, reactions, read markers and the unread count.
 import type { ChatMessage, RequestData, RequestMethod, ResponseData } from '@meet/protocol';
+import { ChatSearch } from './search.svelte';
 import { TypingIndicators } from './typing.svelte';
 
 type Request = <M extends RequestMethod>(method: M, data: RequestData<M>) => Promise<ResponseData<M>>;
@@ -50,6 +51,8 @@ export class RoomChat {
   identityId: string | undefined;
   /** Who is typing (and telling others that we are). */
   readonly typing = new TypingIndicators();
+  /** Search of the room's history. */
+  readonly search = new ChatSearch(() => this.#request);
 
   #request: Request | undefined;
   #markTimer: ReturnType<typeof setTimeout> | undefined;
@@ -111,9 +114,13 @@ export class RoomChat {
     this.#request = undefined;
   }
 
+  /** Adds or replaces messages; of two copies of one message, the higher version stays. */
   #merge(incoming: ChatMessage[]): void {
     const byId = new Map(this.messages.map((m) => [m.id, m]));
-    for (const message of incoming) byId.set(message.id, message);
+    for (const message of incoming) {
+      const known = byId.get(message.id);
+      if (!known || known.version <= message.version) byId.set(message.id, message);
+    }
     this.messages = [...byId.values()].sort((a, b) => compareSeq(a.seq, b.seq));
   }
 
@@ -223,6 +230,13 @@ export class RoomChat {
   async edit(messageId: string, text: string): Promise<void> {
     if (!this.#request) return;
     const { message } = await this.#request('chatEdit', { messageId, text });
+    this.#merge([message]);
+  }
+
+  /** Adds (or takes back) our reaction. */
+  async react(messageId: string, emoji: string, add: boolean): Promise<void> {
+    if (!this.#request) return;
+    const { message } = await this.#request('chatReact', { messageId, emoji, add });
     this.#merge([message]);
   }
 
