@@ -2,8 +2,9 @@
 // answers with them (fastify-type-provider-zod), and the OpenAPI document at /api/docs is
 // generated from them; the web app reads the same types.
 import { z } from 'zod';
-import { attachmentInfoSchema } from './chat.js';
+import { attachmentInfoSchema, chatMessageSchema, chatRequests, seqSchema } from './chat.js';
 import { displayNameSchema, roomIdSchema } from './names.js';
+import { personText } from './text.js';
 
 /** Every refusal: the HTTP status's name and the reason, for people. */
 export const apiErrorSchema = z
@@ -55,3 +56,94 @@ export const roomTokenResponseSchema = z.object({
 export const healthResponseSchema = z.object({ status: z.enum(['ok', 'unavailable']) });
 
 export const attachmentUploadResponseSchema = z.object({ attachment: attachmentInfoSchema });
+
+// ---- API tokens: a person's key for scripts and bots, limited to some scopes ----
+
+export const apiScopes = ['rooms:read', 'rooms:write', 'messages:read', 'messages:write'] as const;
+export const apiScopeSchema = z
+  .enum(apiScopes)
+  .describe(
+    'rooms:read: list and read rooms and their members; rooms:write: create rooms; ' +
+      'messages:read: read a room’s messages; messages:write: post messages',
+  );
+export type ApiScope = z.infer<typeof apiScopeSchema>;
+
+/** Longest lifetime of an API token, in days (and the default). */
+export const maxApiTokenDays = 365;
+
+export const apiTokenSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    scopes: z.array(apiScopeSchema),
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'ApiToken' });
+
+export const apiTokenCreateRequestSchema = z
+  .object({
+    name: personText(100, 'a token name has at most 100 characters')
+      .transform((s) => s.trim())
+      .refine((s) => s.length > 0, 'a token needs a name'),
+    scopes: z
+      .array(apiScopeSchema)
+      .min(1, 'a token needs at least one scope')
+      .refine((s) => new Set(s).size === s.length, 'each scope once'),
+    expiresInDays: z.number().int().min(1).max(maxApiTokenDays).optional(),
+  })
+  .strict();
+
+export const apiTokenCreatedSchema = z.object({
+  token: apiTokenSchema,
+  secret: z.string().describe('send as "Authorization: Bearer <secret>"; shown this once only'),
+});
+export const apiTokenListSchema = z.object({ tokens: z.array(apiTokenSchema) });
+
+// ---- Rooms and their messages ----
+
+export const roomRoleSchema = z.enum(['host', 'member']);
+
+export const roomSummarySchema = z
+  .object({
+    id: roomIdSchema,
+    role: roomRoleSchema.describe('your role in the room'),
+    locked: z.boolean(),
+    createdAt: z.iso.datetime(),
+    unread: z.number().int().nonnegative().describe('messages from others after your read marker'),
+    lastMessage: chatMessageSchema.nullable().describe('the newest message you may see'),
+  })
+  .meta({ id: 'RoomSummary' });
+
+export const roomListSchema = z.object({ rooms: z.array(roomSummarySchema) });
+export const roomResponseSchema = z.object({ room: roomSummarySchema });
+
+export const roomCreateRequestSchema = z
+  .object({ id: roomIdSchema.optional().describe('the room id (a random one when left out)') })
+  .strict();
+
+export const roomMemberSchema = z
+  .object({
+    identityId: z.uuid(),
+    displayName: z.string(),
+    role: roomRoleSchema,
+    joinedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'RoomMember' });
+export const roomMembersSchema = z.object({ members: z.array(roomMemberSchema) });
+
+export const roomParamsSchema = z.object({ roomId: roomIdSchema });
+
+export const messagesQuerySchema = z
+  .object({
+    beforeSeq: seqSchema.optional().describe('only messages before this seq (the next page)'),
+    limit: z.coerce.number().int().min(1).max(100).optional().describe('at most this many (50)'),
+  })
+  .strict();
+export const messagesPageSchema = z.object({
+  messages: z.array(chatMessageSchema).describe('newest first'),
+  hasMore: z.boolean(),
+});
+export const messageSendRequestSchema = chatRequests.chatSend.data;
+export const messageResponseSchema = z.object({ message: chatMessageSchema });

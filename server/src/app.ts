@@ -12,11 +12,14 @@ import { scheduleAttachmentCleanup } from './attachments/cleanup.js';
 import { registerAttachmentRoutes } from './attachments/routes.js';
 import { LocalDiskStorage } from './attachments/storage.js';
 import { registerOpenApi } from './api/openapi.js';
+import { apiAuthentication } from './auth/api-auth.js';
+import { registerApiTokenRoutes } from './auth/api-token-routes.js';
 import { registerRoomTokenRoute } from './auth/room-token-route.js';
 import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
 import { openDatabase, type Database } from './db/database.js';
 import type { Config } from './config.js';
+import { registerMessageRoutes } from './chat/message-routes.js';
 import { registerHealthRoute } from './health/health.js';
 import { MediaCollector, registerMediaMetrics } from './metrics/media-collector.js';
 import { ServerMetrics } from './metrics/registry.js';
@@ -25,6 +28,7 @@ import { Cluster } from './cluster/cluster.js';
 import { muteForHost } from './participant/host-requests.js';
 import { RoomRegistry } from './room/registry.js';
 import { notFound } from './signaling/errors.js';
+import { registerRoomRoutes } from './room/room-routes.js';
 import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
 import { isClientSocketError } from './signaling/ws-transport.js';
@@ -153,6 +157,10 @@ export async function createApp(config: Config): Promise<App> {
     ...config.signaling,
     placement: cluster && ((roomId) => cluster.placementFor(roomId, config.roomMedia.maxWorkerLoad)),
   });
+  const authenticate = apiAuthentication(db, config.allowedOrigins);
+  registerApiTokenRoutes(fastify, db, authenticate, config.rateLimits.api);
+  registerRoomRoutes(fastify, db, authenticate, config.rateLimits.api);
+  registerMessageRoutes(fastify, db, rooms, authenticate, config.rateLimits.api);
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
   const storage = new LocalDiskStorage(config.attachments.dir);
   registerAttachmentRoutes(fastify, {

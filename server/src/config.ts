@@ -112,6 +112,7 @@ const envSchema = z.object({
   MAX_CONNECTIONS_PER_IDENTITY: positiveInt(1_000_000).default(10),
   IDENTITY_RATE_LIMIT: positiveInt(1_000_000).default(30),
   UPLOAD_RATE_LIMIT: positiveInt(1_000_000).default(60),
+  API_RATE_LIMIT: positiveInt(1_000_000).default(300),
   ATTACHMENT_UNPOSTED_TTL: positiveInt(365 * 24 * 3600).default(24 * 3600),
   METRICS_TOKEN: z
     .string()
@@ -178,7 +179,7 @@ export interface Config {
     maxConnectionsPerIdentity: number;
   };
   /** Requests per minute and client address. */
-  rateLimits: { identities: number; uploads: number };
+  rateLimits: { identities: number; uploads: number; api: number };
   /**
    * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
    * `listen`, it is served on that separate address only. With neither it is not served.
@@ -299,7 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       maxConnectionsPerIdentity: e.MAX_CONNECTIONS_PER_IDENTITY,
     },
-    rateLimits: { identities: e.IDENTITY_RATE_LIMIT, uploads: e.UPLOAD_RATE_LIMIT },
+    rateLimits: { identities: e.IDENTITY_RATE_LIMIT, uploads: e.UPLOAD_RATE_LIMIT, api: e.API_RATE_LIMIT },
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
     cluster: e.REDIS_URL
       ? {

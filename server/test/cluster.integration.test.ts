@@ -355,6 +355,31 @@ test('typing indicators cross nodes: to the room, and privately to one identity 
   assert.equal(a1.peer.notifications('peerTyping').length, 0, 'nobody is told of their own typing');
 });
 
+test('a message posted by the REST API to a node where nobody is in the room reaches the other node, in order', async () => {
+  const roomId = `cluster-rest-${process.pid}`;
+  const a1 = await joinOn(nodeA, roomId, 'A1');
+  const a2 = await joinOn(nodeA, roomId, 'A2');
+  assert.equal(nodeB.app.rooms.get(roomId), undefined, 'nobody is in the room on node B');
+  const cookie = a1.peer.identity?.cookie as string;
+  await a2.peer.ok('chatSend', { clientId: 'cluster-rest-1', text: 'before' });
+  const response = await fetch(new URL(`/api/rooms/${roomId}/messages`, nodeB.url), {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json' },
+    body: JSON.stringify({ clientId: 'cluster-rest-2', text: 'posted on node B' }),
+  });
+  assert.equal(response.status, 201, await response.clone().text());
+  await a2.peer.ok('chatSend', { clientId: 'cluster-rest-3', text: 'after' });
+  const texts = () =>
+    a1.peer.notifications('chatMessage').map((n) => (n.data as { message: { text: string } }).message.text);
+  await waitUntil('A1 gets all three', () => texts().length === 3, WAIT_MS);
+  assert.deepEqual(texts(), ['before', 'posted on node B', 'after']);
+  await waitUntil(
+    'node B closes the room it opened for the post',
+    () => nodeB.app.rooms.get(roomId) === undefined,
+    WAIT_MS,
+  );
+});
+
 test('a node that leaves the cluster takes only its participants; the others hear they left', async () => {
   const roomId = `cluster-leave-${process.pid}`;
   const alice = await joinOn(nodeA, roomId, 'Alice');

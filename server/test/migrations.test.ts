@@ -173,6 +173,18 @@ for (const kind of ['embedded', 'postgres'] as const) {
         data: { roomId: room.id, kind: 'system', text: 'Reader joined' },
       });
 
+      const apiToken = await p.apiToken.create({
+        data: {
+          identityId: reader.id,
+          name: 'bot',
+          tokenHash: `token-hash-${kind}`,
+          scopes: ['rooms:read', 'messages:write'],
+          createdAt: at,
+          expiresAt: at,
+          lastUsedAt: at,
+          revokedAt: at,
+        },
+      });
       const written: Record<string, Record<string, unknown>> = {
         Room: room,
         Identity: author,
@@ -180,6 +192,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Attachment: attachment,
         Message: message,
         Reaction: reaction,
+        ApiToken: apiToken,
       };
       const readBack: Record<string, Record<string, unknown> | null> = {
         Room: await p.room.findUnique({ where: { id: room.id } }),
@@ -189,6 +202,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         }),
         Attachment: await p.attachment.findUnique({ where: { id: attachment.id } }),
         Message: await p.message.findUnique({ where: { id: message.id } }),
+        ApiToken: await p.apiToken.findUnique({ where: { id: apiToken.id } }),
         Reaction: await p.reaction.findUnique({
           where: {
             messageId_emoji_identityId: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id },

@@ -30,6 +30,8 @@ interface Call {
   body?: unknown;
   multipart?: FormData;
   cookie?: string;
+  /** An API token's secret, sent as "Authorization: Bearer …". */
+  bearer?: string;
 }
 
 describe('OpenAPI document', () => {
@@ -39,6 +41,10 @@ describe('OpenAPI document', () => {
   let outsider: TestIdentity;
   const roomId = `openapi-room-${process.pid}`;
   let attachmentId: string;
+  /** API tokens of the member: every scope, only rooms:read, and one to revoke. */
+  let fullToken: string;
+  let readToken: string;
+  let spareTokenId: string;
 
   before(async () => {
     server = await startServer({ ROOM_TOKEN_SECRET: secret, IDENTITY_RATE_LIMIT: '1000' });
@@ -58,6 +64,18 @@ describe('OpenAPI document', () => {
     });
     assert.equal(upload.status, 201);
     attachmentId = ((await upload.json()) as { attachment: { id: string } }).attachment.id;
+    const makeToken = async (scopes: string[]) => {
+      const made = await fetch(new URL('/api/tokens', server.url), {
+        method: 'POST',
+        headers: { cookie: member.cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: scopes.join(' '), scopes }),
+      });
+      assert.equal(made.status, 201);
+      return (await made.json()) as { token: { id: string }; secret: string };
+    };
+    fullToken = (await makeToken(['rooms:read', 'rooms:write', 'messages:read', 'messages:write'])).secret;
+    readToken = (await makeToken(['rooms:read'])).secret;
+    spareTokenId = (await makeToken(['messages:read'])).token.id;
     document = (await (await fetch(new URL('/api/openapi.json', server.url))).json()) as OpenApiDocument;
   });
   after(async () => {
@@ -72,7 +90,13 @@ describe('OpenAPI document', () => {
       '/api/health',
       '/api/identity',
       '/api/room-token',
+      '/api/rooms',
+      '/api/rooms/{roomId}',
       '/api/rooms/{roomId}/attachments',
+      '/api/rooms/{roomId}/members',
+      '/api/rooms/{roomId}/messages',
+      '/api/tokens',
+      '/api/tokens/{id}',
     ]);
   });
 
@@ -118,6 +142,109 @@ describe('OpenAPI document', () => {
         { what: 'a bad room id', path: '/api/room-token', body: { roomId: 'Not A Room', token: 'x' } },
       ],
       'get /api/health': [{ what: 'a live node', path: '/api/health' }],
+      'post /api/tokens': [
+        {
+          what: 'a token for a bot',
+          path: '/api/tokens',
+          cookie: member.cookie,
+          body: { name: 'bot', scopes: ['messages:write'], expiresInDays: 30 },
+        },
+        { what: 'no cookie', path: '/api/tokens', body: { name: 'bot', scopes: ['messages:write'] } },
+        {
+          what: 'with a token instead of the cookie',
+          path: '/api/tokens',
+          bearer: fullToken,
+          body: { name: 'bot', scopes: ['messages:write'] },
+        },
+        {
+          what: 'an unknown scope',
+          path: '/api/tokens',
+          cookie: member.cookie,
+          body: { name: 'bot', scopes: ['admin'] },
+        },
+      ],
+      'get /api/tokens': [
+        { what: 'with the cookie', path: '/api/tokens', cookie: member.cookie },
+        { what: 'without a cookie', path: '/api/tokens' },
+      ],
+      'delete /api/tokens/{id}': [
+        { what: 'one of one’s tokens', path: `/api/tokens/${spareTokenId}`, cookie: member.cookie },
+        { what: 'revoked already', path: `/api/tokens/${spareTokenId}`, cookie: member.cookie },
+        { what: 'not a uuid', path: '/api/tokens/nope', cookie: member.cookie },
+      ],
+      'get /api/rooms': [
+        { what: 'with the cookie', path: '/api/rooms', cookie: member.cookie },
+        { what: 'with a rooms:read token', path: '/api/rooms', bearer: readToken },
+        { what: 'with neither', path: '/api/rooms' },
+        { what: 'with an unknown token', path: '/api/rooms', bearer: `meet_${'x'.repeat(43)}` },
+      ],
+      'post /api/rooms': [
+        {
+          what: 'a named room',
+          path: '/api/rooms',
+          bearer: fullToken,
+          body: { id: `openapi-made-${process.pid}` },
+        },
+        { what: 'a random id', path: '/api/rooms', cookie: member.cookie, body: {} },
+        { what: 'an id taken', path: '/api/rooms', cookie: member.cookie, body: { id: roomId } },
+        { what: 'a bad id', path: '/api/rooms', cookie: member.cookie, body: { id: 'Bad Id' } },
+        { what: 'a token without rooms:write', path: '/api/rooms', bearer: readToken, body: {} },
+      ],
+      'get /api/rooms/{roomId}': [
+        { what: 'a member', path: `/api/rooms/${roomId}`, cookie: member.cookie },
+        { what: 'not a member', path: `/api/rooms/${roomId}`, cookie: outsider.cookie },
+        { what: 'a bad id', path: '/api/rooms/Bad_Room', cookie: member.cookie },
+      ],
+      'get /api/rooms/{roomId}/members': [
+        { what: 'a member', path: `/api/rooms/${roomId}/members`, bearer: readToken },
+        { what: 'not a member', path: `/api/rooms/${roomId}/members`, cookie: outsider.cookie },
+      ],
+      'get /api/rooms/{roomId}/messages': [
+        { what: 'a member', path: `/api/rooms/${roomId}/messages?limit=10`, bearer: fullToken },
+        { what: 'a token without messages:read', path: `/api/rooms/${roomId}/messages`, bearer: readToken },
+        { what: 'a limit of 0', path: `/api/rooms/${roomId}/messages?limit=0`, cookie: member.cookie },
+        {
+          what: 'an unknown parameter',
+          path: `/api/rooms/${roomId}/messages?after=1`,
+          cookie: member.cookie,
+        },
+      ],
+      'post /api/rooms/{roomId}/messages': [
+        {
+          what: 'a message',
+          path: `/api/rooms/${roomId}/messages`,
+          bearer: fullToken,
+          body: { clientId: 'openapi-message-1', text: 'from a bot' },
+        },
+        {
+          what: 'the same again',
+          path: `/api/rooms/${roomId}/messages`,
+          bearer: fullToken,
+          body: { clientId: 'openapi-message-1', text: 'from a bot' },
+        },
+        {
+          what: 'not a member',
+          path: `/api/rooms/${roomId}/messages`,
+          cookie: outsider.cookie,
+          body: { clientId: 'openapi-message-2', text: 'hi' },
+        },
+        {
+          what: 'no text',
+          path: `/api/rooms/${roomId}/messages`,
+          cookie: member.cookie,
+          body: { clientId: 'openapi-message-3', text: '  ' },
+        },
+        {
+          what: 'an attachment posted already',
+          path: `/api/rooms/${roomId}/messages`,
+          cookie: member.cookie,
+          body: {
+            clientId: 'openapi-message-4',
+            text: '',
+            attachmentId: '00000000-0000-4000-8000-000000000000',
+          },
+        },
+      ],
       'post /api/rooms/{roomId}/attachments': [
         {
           what: 'a text file',
@@ -183,6 +310,7 @@ describe('OpenAPI document', () => {
       for (const call of list) {
         const headers: Record<string, string> = {};
         if (call.cookie) headers.cookie = call.cookie;
+        if (call.bearer) headers.authorization = `Bearer ${call.bearer}`;
         if (call.body !== undefined) headers['content-type'] = 'application/json';
         const response = await fetch(new URL(call.path, server.url), {
           method: method.toUpperCase(),
@@ -198,7 +326,7 @@ describe('OpenAPI document', () => {
         );
         seen.push(response.status);
         const schema = documentedResponse.content?.['application/json']?.schema;
-        if (!schema) {
+        if (!schema || response.status === 204) {
           await response.arrayBuffer();
           continue;
         }

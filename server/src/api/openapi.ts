@@ -62,6 +62,11 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       components: {
         securitySchemes: {
           identityCookie: { type: 'apiKey', in: 'cookie', name: 'meet_identity' },
+          apiToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'an API token (POST /api/tokens), limited to its scopes',
+          },
         },
       },
     },

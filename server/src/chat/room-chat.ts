@@ -94,9 +94,14 @@ export class RoomChat {
    * announced no second time.
    */
   async send(message: PendingMessage, senderId: string): Promise<ChatMessage> {
+    return (await this.post(message, senderId)).message;
+  }
+
+  /** The same, saying whether this send stored it (false: a retry of a stored client id). */
+  async post(message: PendingMessage, senderId: string): Promise<{ message: ChatMessage; created: boolean }> {
     const outcome = await this.#batcher.submit({ message, senderId });
     if (!outcome.ok) throw outcome.error;
-    return outcome.message;
+    return { message: outcome.message, created: outcome.created };
   }
 
   async #commit(sends: Send[]): Promise<StoreOutcome[]> {

@@ -1,5 +1,6 @@
 // All open rooms of this server. A room is made on its first connection (without media:
-// its router comes with its first caller) and closed when its last participant leaves.
+// its router comes with its first caller) and closed when its last participant leaves (or,
+// opened for an API call, when that call is done and nobody is connected).
 import type { FastifyBaseLogger } from 'fastify';
 import { Room, type RoomOptions } from './room.js';
 
@@ -22,6 +23,21 @@ export class RoomRegistry {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);
     });
     return room;
+  }
+
+  /**
+   * Runs `use` with the room open on this node (opened for it if nobody is connected here,
+   * and closed after it if nobody came meanwhile).
+   */
+  async withRoom<T>(roomId: string, use: (room: Room) => Promise<T>): Promise<T> {
+    const room = this.getOrCreate(roomId);
+    const release = room.hold();
+    try {
+      await room.ready();
+      return await use(room);
+    } finally {
+      release();
+    }
   }
 
   get(roomId: string): Room | undefined {

@@ -61,6 +61,8 @@ export class Room extends EventEmitter<{ close: [] }> {
   readonly #protoo: ProtooRoom = new protoo.Room();
   readonly #options: RoomOptions;
   #closed = false;
+  /** Users of the room besides its participants (an API call posting to it): it stays open for them. */
+  #holds = 0;
   /** Chat sends: stored in batches, in order, and announced per batch. */
   readonly chat: RoomChat;
   /** Host changes (roles, membership, lock), in order (see serializeHostChange). */
@@ -337,7 +339,27 @@ export class Room extends EventEmitter<{ close: [] }> {
       this.broadcast('peerLeft', { peerId: participant.id });
       participant.log.info('participant left');
     }
-    if (this.participants.size === 0) this.close();
+    this.#closeIfIdle();
+  }
+
+  /**
+   * Keeps the room open (though nobody is connected) until the returned function is called:
+   * for an HTTP API call that posts to it, so that its chat and its ties to other nodes serve
+   * the message as they would a participant's.
+   */
+  hold(): () => void {
+    this.#holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds -= 1;
+      this.#closeIfIdle();
+    };
+  }
+
+  #closeIfIdle(): void {
+    if (this.participants.size === 0 && this.#holds === 0) this.close();
   }
 
   /** The worker died: the media part is dropped; callers are told to set theirs up again. */
