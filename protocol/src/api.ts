@@ -105,16 +105,50 @@ export const apiTokenListSchema = z.object({ tokens: z.array(apiTokenSchema) });
 
 export const roomRoleSchema = z.enum(['host', 'member']);
 
+export const presentPersonSchema = z
+  .object({
+    identityId: z.uuid(),
+    displayName: z.string(),
+    inCall: z.boolean().describe('in the call (else in the chat only)'),
+    away: z.boolean().describe('every connection of theirs is away (tab hidden or idle)'),
+  })
+  .meta({ id: 'PresentPerson' });
+
 export const roomSummarySchema = z
   .object({
     id: roomIdSchema,
+    name: z.string().nullable().describe('set by a host (null: shown by its id)'),
+    topic: z.string().nullable(),
     role: roomRoleSchema.describe('your role in the room'),
+    starred: z.boolean().describe('starred by you: listed first'),
     locked: z.boolean(),
     createdAt: z.iso.datetime(),
     unread: z.number().int().nonnegative().describe('messages from others after your read marker'),
     lastMessage: chatMessageSchema.nullable().describe('the newest message you may see'),
+    present: z.array(presentPersonSchema).describe('who is connected to the room now, on any node'),
   })
   .meta({ id: 'RoomSummary' });
+
+export const maxRoomNameLength = 80;
+export const maxRoomTopicLength = 300;
+const roomText = (max: number, what: string) =>
+  personText(max, `a room ${what} has at most ${max} characters`)
+    .transform((s) => s.trim())
+    .nullable()
+    .optional();
+
+export const roomUpdateRequestSchema = z
+  .object({
+    name: roomText(maxRoomNameLength, 'name').describe('null or empty: no name'),
+    topic: roomText(maxRoomTopicLength, 'topic').describe('null or empty: no topic'),
+  })
+  .strict()
+  .refine((d) => d.name !== undefined || d.topic !== undefined, 'give a name, a topic or both');
+
+export const roomStarRequestSchema = z.object({ starred: z.boolean() }).strict();
+
+/** A room as GET /api/rooms lists it. */
+export type RoomListing = z.infer<typeof roomSummarySchema>;
 
 export const roomListSchema = z.object({ rooms: z.array(roomSummarySchema) });
 export const roomResponseSchema = z.object({ room: roomSummarySchema });

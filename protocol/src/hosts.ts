@@ -73,6 +73,8 @@ export const hostNotifications = {
   roleChanged: z.object({ peerId: idSchema, role: roleSchema }),
   /** The room was locked or unlocked by a host (to everyone). */
   roomLocked: z.object({ locked: z.boolean() }),
+  /** A host named the room or changed its topic (PATCH /api/rooms/{id}; to everyone). */
+  roomUpdated: z.object({ name: z.string().nullable(), topic: z.string().nullable() }),
   /** To hosts: who waits in the lobby now, in the order they knocked. */
   lobbyUpdated: z.object({ lobby: z.array(lobbyEntrySchema) }),
   /** To someone in the lobby: a host let them in; join again. */

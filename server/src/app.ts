@@ -28,6 +28,8 @@ import { Cluster } from './cluster/cluster.js';
 import { muteForHost } from './participant/host-requests.js';
 import { RoomRegistry } from './room/registry.js';
 import { notFound } from './signaling/errors.js';
+import { roomPresence } from './room/presence.js';
+import { RoomDirectory } from './room/room-directory.js';
 import { registerRoomRoutes } from './room/room-routes.js';
 import { registerSecurityHeaders } from './security/headers.js';
 import { registerSignalingRoute } from './signaling/route.js';
@@ -159,7 +161,8 @@ export async function createApp(config: Config): Promise<App> {
   });
   const authenticate = apiAuthentication(db, config.allowedOrigins);
   registerApiTokenRoutes(fastify, db, authenticate, config.rateLimits.api);
-  registerRoomRoutes(fastify, db, authenticate, config.rateLimits.api);
+  const directory = new RoomDirectory(db, roomPresence(rooms, cluster));
+  registerRoomRoutes(fastify, directory, rooms, authenticate, config.rateLimits.api);
   registerMessageRoutes(fastify, db, rooms, authenticate, config.rateLimits.api);
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
   const storage = new LocalDiskStorage(config.attachments.dir);

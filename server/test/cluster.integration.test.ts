@@ -355,12 +355,21 @@ test('typing indicators cross nodes: to the room, and privately to one identity 
   assert.equal(a1.peer.notifications('peerTyping').length, 0, 'nobody is told of their own typing');
 });
 
-test('a message posted by the REST API to a node where nobody is in the room reaches the other node, in order', async () => {
+test('the REST API on a node where nobody is in the room: a post reaches the other node in order; my rooms says who is there', async () => {
   const roomId = `cluster-rest-${process.pid}`;
   const a1 = await joinOn(nodeA, roomId, 'A1');
   const a2 = await joinOn(nodeA, roomId, 'A2');
   assert.equal(nodeB.app.rooms.get(roomId), undefined, 'nobody is in the room on node B');
   const cookie = a1.peer.identity?.cookie as string;
+  // Asked on node B (where nobody is in the room), my rooms still says who is there.
+  const mine = await fetch(new URL('/api/rooms', nodeB.url), { headers: { cookie } });
+  const listed = (
+    (await mine.json()) as { rooms: Array<{ id: string; present: Array<{ displayName: string }> }> }
+  ).rooms;
+  assert.deepEqual(
+    listed.find((room) => room.id === roomId)?.present.map((p) => p.displayName),
+    ['A1', 'A2'],
+  );
   await a2.peer.ok('chatSend', { clientId: 'cluster-rest-1', text: 'before' });
   const response = await fetch(new URL(`/api/rooms/${roomId}/messages`, nodeB.url), {
     method: 'POST',

@@ -121,7 +121,9 @@ for (const kind of ['embedded', 'postgres'] as const) {
       db ??= await open();
       const p = db.prisma;
       const at = new Date('2026-11-22T10:00:00.123Z');
-      const room = await p.room.create({ data: { id: `room-${kind}`, createdAt: at, locked: true } });
+      const room = await p.room.create({
+        data: { id: `room-${kind}`, createdAt: at, locked: true, name: 'Team ✨', topic: 'Plans' },
+      });
       const author = await p.identity.create({
         data: { tokenHash: `hash-a-${kind}`, displayName: 'Author', createdAt: at },
       });
@@ -136,6 +138,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           joinedAt: at,
           lastReadSeq: 9007199254740993n,
           role: 'host',
+          starred: true,
         },
       });
       const attachment = await p.attachment.create({

@@ -40,6 +40,7 @@ describe('OpenAPI document', () => {
   let member: TestIdentity;
   let outsider: TestIdentity;
   const roomId = `openapi-room-${process.pid}`;
+  const leaveRoomId = `openapi-leave-${process.pid}`;
   let attachmentId: string;
   /** API tokens of the member: every scope, only rooms:read, and one to revoke. */
   let fullToken: string;
@@ -76,6 +77,18 @@ describe('OpenAPI document', () => {
     fullToken = (await makeToken(['rooms:read', 'rooms:write', 'messages:read', 'messages:write'])).secret;
     readToken = (await makeToken(['rooms:read'])).secret;
     spareTokenId = (await makeToken(['messages:read'])).token.id;
+    // The outsider is host of a room the member belongs to (and may leave); the member is the
+    // only host of roomId, which the outsider also joins (so the member may not leave it).
+    const other = await RawPeer.connect(server, leaveRoomId, outsider);
+    await other.ok('join', { displayName: 'Outsider', rtpCapabilities: caps });
+    await other.close();
+    const joinsToo = await RawPeer.connect(server, leaveRoomId, member);
+    await joinsToo.ok('join', { displayName: 'Member', rtpCapabilities: caps });
+    await joinsToo.close();
+    const second = await createIdentity(server.url, 'Second');
+    const secondPeer = await RawPeer.connect(server, roomId, second);
+    await secondPeer.ok('join', { displayName: 'Second', rtpCapabilities: caps });
+    await secondPeer.close();
     document = (await (await fetch(new URL('/api/openapi.json', server.url))).json()) as OpenApiDocument;
   });
   after(async () => {
@@ -94,7 +107,9 @@ describe('OpenAPI document', () => {
       '/api/rooms/{roomId}',
       '/api/rooms/{roomId}/attachments',
       '/api/rooms/{roomId}/members',
+      '/api/rooms/{roomId}/membership',
       '/api/rooms/{roomId}/messages',
+      '/api/rooms/{roomId}/star',
       '/api/tokens',
       '/api/tokens/{id}',
     ]);
@@ -194,6 +209,56 @@ describe('OpenAPI document', () => {
         { what: 'a member', path: `/api/rooms/${roomId}`, cookie: member.cookie },
         { what: 'not a member', path: `/api/rooms/${roomId}`, cookie: outsider.cookie },
         { what: 'a bad id', path: '/api/rooms/Bad_Room', cookie: member.cookie },
+      ],
+      'patch /api/rooms/{roomId}': [
+        {
+          what: 'a host names it',
+          path: `/api/rooms/${roomId}`,
+          cookie: member.cookie,
+          body: { name: 'Team', topic: 'Weekly' },
+        },
+        {
+          what: 'not a member',
+          path: `/api/rooms/${roomId}`,
+          cookie: outsider.cookie,
+          body: { name: 'Mine now' },
+        },
+        { what: 'nothing to change', path: `/api/rooms/${roomId}`, cookie: member.cookie, body: {} },
+        {
+          what: 'a name too long',
+          path: `/api/rooms/${roomId}`,
+          cookie: member.cookie,
+          body: { name: 'x'.repeat(81) },
+        },
+      ],
+      'put /api/rooms/{roomId}/star': [
+        {
+          what: 'star it',
+          path: `/api/rooms/${roomId}/star`,
+          cookie: member.cookie,
+          body: { starred: true },
+        },
+        {
+          what: 'not a member',
+          path: `/api/rooms/${roomId}/star`,
+          cookie: outsider.cookie,
+          body: { starred: true },
+        },
+        {
+          what: 'not a boolean',
+          path: `/api/rooms/${roomId}/star`,
+          cookie: member.cookie,
+          body: { starred: 'yes' },
+        },
+      ],
+      'delete /api/rooms/{roomId}/membership': [
+        { what: 'a member leaves', path: `/api/rooms/${leaveRoomId}/membership`, cookie: member.cookie },
+        { what: 'not a member', path: `/api/rooms/${roomId}/membership`, cookie: outsider.cookie },
+        {
+          what: 'the only host, with others in it',
+          path: `/api/rooms/${roomId}/membership`,
+          cookie: member.cookie,
+        },
       ],
       'get /api/rooms/{roomId}/members': [
         { what: 'a member', path: `/api/rooms/${roomId}/members`, bearer: readToken },

@@ -8,7 +8,7 @@
 // joins. A cookie-carrying write from a page of another origin is refused.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChatMessage } from '@meet/protocol';
+import type { ChatMessage, RoomListing } from '@meet/protocol';
 import { createIdentity, type TestIdentity } from '../../tests/helpers/identity.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { RawPeer, waitUntil } from './support/raw-peer.js';
@@ -300,6 +300,90 @@ for (const database of ['embedded', 'postgres'] as const) {
         (await call('GET', `/api/rooms/${roomId}/members`, { cookie: stranger.cookie })).status,
         404,
       );
+    });
+
+    test('who is connected shows in my rooms; hosts name the room (told live), members star and leave', async () => {
+      const roomId = `rest-people-${database}`;
+      const annPeer = await joinAs(roomId, ann);
+      const benPeer = await joinAs(roomId, ben);
+      const roomFor = async (who: TestIdentity) =>
+        (
+          (await call('GET', '/api/rooms', { cookie: who.cookie })).body.rooms as RoomListing[]
+        ).find((r) => r.id === roomId);
+      assert.deepEqual((await roomFor(ann))?.present, [
+        { identityId: ann.id, displayName: 'Ann', inCall: false, away: false },
+        { identityId: ben.id, displayName: 'Ben', inCall: false, away: false },
+      ]);
+      // Ben enters the call (media transports) and a second tab of his goes away: still in the call.
+      await benPeer.ok('createWebRtcTransport', { direction: 'recv' });
+      const benTab = await joinAs(roomId, ben);
+      await benTab.ok('setPresence', { away: true });
+      const present = (await roomFor(ann))?.present as Array<Record<string, unknown>>;
+      assert.deepEqual(
+        present.find((p) => p.identityId === ben.id),
+        {
+          identityId: ben.id,
+          displayName: 'Ben',
+          inCall: true,
+          away: false,
+        },
+      );
+
+      // Ann (host) names it: everyone connected is told; Ben (member) may not.
+      const named = await call(
+        'PATCH',
+        `/api/rooms/${roomId}`,
+        { cookie: ann.cookie },
+        { name: ' Team ', topic: 'Plans' },
+      );
+      assert.equal(named.status, 200, JSON.stringify(named.body));
+      assert.equal(named.body.room.name, 'Team');
+      const { data } = await benPeer.nextNotification('roomUpdated');
+      assert.deepEqual(data, { name: 'Team', topic: 'Plans' });
+      const refused = await call('PATCH', `/api/rooms/${roomId}`, { cookie: ben.cookie }, { name: 'Mine' });
+      assert.equal(refused.status, 403);
+      assert.match(refused.body.message, /only a host/);
+      const cleared = await call('PATCH', `/api/rooms/${roomId}`, { cookie: ann.cookie }, { topic: '' });
+      assert.equal(cleared.body.room.topic, null);
+      assert.equal(cleared.body.room.name, 'Team', 'what is not given stays');
+
+      // Starred rooms come first.
+      const other = `rest-people-other-${database}`;
+      await call('POST', '/api/rooms', { cookie: ben.cookie }, { id: other });
+      assert.equal((await call('GET', '/api/rooms', { cookie: ben.cookie })).body.rooms[0].id, other);
+      assert.equal(
+        (await call('PUT', `/api/rooms/${roomId}/star`, { cookie: ben.cookie }, { starred: true })).status,
+        204,
+      );
+      const starred = (await call('GET', '/api/rooms', { cookie: ben.cookie })).body.rooms;
+      assert.equal(starred[0].id, roomId);
+      assert.equal(starred[0].starred, true);
+
+      // Ann is the only host: she may not leave while Ben is a member; Ben may, and his tabs close.
+      const stay = await call('DELETE', `/api/rooms/${roomId}/membership`, { cookie: ann.cookie });
+      assert.equal(stay.status, 409);
+      assert.match(stay.body.message, /only host/);
+      assert.equal(
+        (await call('DELETE', `/api/rooms/${roomId}/membership`, { cookie: ben.cookie })).status,
+        204,
+      );
+      for (const tab of [benPeer, benTab]) {
+        const { data: removed } = await tab.nextNotification('removed');
+        assert.deepEqual(removed, { reason: 'you left this room' });
+        await tab.waitClosed();
+      }
+      assert.equal(await roomFor(ben), undefined, 'no longer his');
+      assert.equal((await call('GET', `/api/rooms/${roomId}/messages`, { cookie: ben.cookie })).status, 404);
+      assert.deepEqual(
+        ((await roomFor(ann))?.present as Array<{ displayName: string }>).map((p) => p.displayName),
+        ['Ann'],
+      );
+      // Now alone, Ann may leave.
+      assert.equal(
+        (await call('DELETE', `/api/rooms/${roomId}/membership`, { cookie: ann.cookie })).status,
+        204,
+      );
+      await annPeer.nextNotification('removed');
     });
 
     test('a cookie-carrying write from another origin’s page is refused; reads and tokens are not origin-bound', async () => {

@@ -17,17 +17,9 @@ import type { Authenticate } from '../auth/api-auth.js';
 import type { Db } from '../db/database.js';
 import type { RoomRegistry } from '../room/registry.js';
 import { apiSecurity, notAMember } from '../room/room-routes.js';
-import { SignalingError } from '../signaling/errors.js';
+import { answerRefusals } from '../api/refusals.js';
 import { isMember } from './membership.js';
 import { history, prepareSend } from './messages.js';
-
-const statusNames: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  503: 'Service Unavailable',
-};
 
 export function registerMessageRoutes(
   app: FastifyInstance,
@@ -100,7 +92,7 @@ export function registerMessageRoutes(
       const identityId = caller.identity.id;
       if (!(await isMember(db, roomId, identityId))) return reply.code(404).send(notAMember);
       const { clientId, text, recipientId, attachmentId } = request.body;
-      try {
+      return answerRefusals(request, reply, async () => {
         const prepared = await prepareSend(db, {
           roomId,
           authorId: identityId,
@@ -118,13 +110,7 @@ export function registerMessageRoutes(
           'message posted by the API',
         );
         return reply.code(created ? 201 : 200).send({ message });
-      } catch (error) {
-        if (!(error instanceof SignalingError) || !(error.code in statusNames)) throw error;
-        request.log.info({ roomId, reason: error.message }, 'message refused');
-        return reply
-          .code(error.code as 400)
-          .send({ error: statusNames[error.code] as string, message: error.message });
-      }
+      });
     },
   );
 }

@@ -4,14 +4,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { mutableSourceSchema, roomIdSchema } from '@meet/protocol';
+import { mutableSourceSchema, roomIdSchema, type PeerInfo } from '@meet/protocol';
 import type { ClusterConfig } from '../config.js';
 import type { Room } from '../room/room.js';
 import { badRequest, notFound } from '../signaling/errors.js';
 import { ClusterBus } from './bus.js';
 import { NodeRegistry, type NodeInfo } from './node-registry.js';
 import { placeConnection } from './placement.js';
-import { RoomLink, roomNodesKey } from './room-link.js';
+import { RoomLink, roomNodesKey, type RoomSnapshot } from './room-link.js';
 
 const id = z.string().min(1).max(100);
 const roomRequest = z.object({ roomId: roomIdSchema });
@@ -128,6 +128,36 @@ export class Cluster {
       this.#options.log.warn({ err, roomId }, 'no placement (Redis did not answer): staying here');
       return undefined;
     }
+  }
+
+  /**
+   * Who is connected to each of these rooms on the other live nodes (each node in a room's
+   * directory is asked; one that does not answer in time counts as nobody). For "my rooms".
+   */
+  async peersElsewhere(roomIds: string[]): Promise<Map<string, PeerInfo[]>> {
+    const found = new Map<string, PeerInfo[]>();
+    if (roomIds.length === 0) return found;
+    const live = new Set((await this.registry.liveNodes()).map((node) => node.id));
+    const pipeline = this.#redis.publisher.pipeline();
+    for (const roomId of roomIds) pipeline.smembers(roomNodesKey(roomId));
+    const directories = (await pipeline.exec()) ?? [];
+    await Promise.all(
+      roomIds.map(async (roomId, i) => {
+        const [error, nodes] = directories[i] ?? [null, []];
+        if (error) return;
+        const others = (nodes as string[]).filter((node) => node !== this.nodeId && live.has(node));
+        const answers = await Promise.all(
+          others.map((node) =>
+            this.#bus
+              .request<RoomSnapshot>(node, 'roomPeers', { roomId }, 1500)
+              .then((snapshot) => snapshot.peers)
+              .catch(() => []),
+          ),
+        );
+        if (answers.flat().length > 0) found.set(roomId, answers.flat());
+      }),
+    );
+    return found;
   }
 
   /** Ties a room of this node to the other nodes (until it closes). */

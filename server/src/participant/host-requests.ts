@@ -106,11 +106,7 @@ export const hostHandlers: Pick<Handlers, HostMethod> = {
       await removeMembership(room.db, room.id, target.identityId);
       // Every connection of that person goes, on every node: no membership is left to stand on.
       const reason = `${nameOf(participant)} removed you from the meeting`;
-      room.link?.publish({ t: 'removeIdentity', identityId: target.identityId, reason });
-      for (const connection of room.participantsOf(target.identityId)) {
-        connection.notify('removed', { reason });
-        connection.disconnect(reason);
-      }
+      room.disconnectIdentity(target.identityId, reason);
       participant.log.info({ removed: peerId }, 'participant removed by a host');
       return {};
     }),

@@ -322,6 +322,18 @@ export class Room extends EventEmitter<{ close: [] }> {
     }
   }
 
+  /**
+   * Closes every connection of an identity to this room, on every node (it is no longer a
+   * member), each told why.
+   */
+  disconnectIdentity(identityId: string, reason: string): void {
+    this.link?.publish({ t: 'removeIdentity', identityId, reason });
+    for (const connection of this.participantsOf(identityId)) {
+      connection.notify('removed', { reason });
+      connection.disconnect(reason);
+    }
+  }
+
   /** Tells the room when a participant's presence (call / text / away) changed. */
   refreshPresence(participant: Participant): void {
     if (!participant.joined || !participant.presenceChanged()) return;

@@ -6,6 +6,7 @@ import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
 import type { MutableSource, NotificationData } from '@meet/protocol';
 import { RoomChat } from '../chat/chat.svelte.js';
+import { RoomInfo } from '../rooms/room-info.svelte.js';
 import { ConnectionHealth } from './connection-health.svelte.js';
 import { HostControls } from './hosts.svelte.js';
 import { Publisher, type PublisherOptions } from './publisher.svelte.js';
@@ -51,6 +52,8 @@ export class CallSession {
   readonly publisher: Publisher;
   /** Who else is in the room, and what we receive of them. */
   readonly receiver = new Receiver(() => this.selfId);
+  /** The room's name and topic. */
+  readonly info: RoomInfo;
   /** Roles, lock, lobby, hands and the hosts' actions. */
   readonly hosts = new HostControls({
     selfId: () => this.selfId,
@@ -71,6 +74,7 @@ export class CallSession {
     this.publisher = new Publisher(options);
     this.mode = options.mode ?? 'call';
     this.chat = new RoomChat(roomId);
+    this.info = new RoomInfo(roomId);
   }
 
   get peers(): RemotePeer[] {
@@ -166,6 +170,7 @@ export class CallSession {
         activeSpeaker: ({ peerId }) => this.receiver.setActiveSpeaker(peerId),
         audioLevels: ({ levels }) => this.receiver.audioLevels(levels),
         ...this.hosts.handlers(() => this.#sentAway()),
+        roomUpdated: (data) => this.info.onUpdated(data),
         admitted: () =>
           void this.#join().catch((error: Error) => this.#fail(`Could not join: ${error.message}`)),
         mutedByHost: ({ source, by }) => void this.#mutedByHost(source, by),
@@ -208,6 +213,7 @@ export class CallSession {
     this.receiver.reset(peers, activeSpeaker);
     this.status = 'joined';
     this.#notice = undefined;
+    void this.info.load();
     if (this.away) void signaling.request('setPresence', { away: true }).catch(() => undefined);
     await Promise.all([
       this.chat.attach((method, data) => signaling.request(method, data), identityId),
