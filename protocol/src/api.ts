@@ -181,3 +181,49 @@ export const messagesPageSchema = z.object({
 });
 export const messageSendRequestSchema = chatRequests.chatSend.data;
 export const messageResponseSchema = z.object({ message: chatMessageSchema });
+
+// ---- Accounts and sessions ----
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'an email address has at most 254 characters')
+  .pipe(z.email('not an email address'))
+  .transform((s) => s.toLowerCase());
+export const minPasswordLength = 10;
+export const passwordSchema = z
+  .string()
+  .min(minPasswordLength, `a password has at least ${minPasswordLength} characters`)
+  .max(200, 'a password has at most 200 characters');
+
+export const signUpRequestSchema = z
+  .object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema })
+  .strict();
+export const signInRequestSchema = z
+  .object({ email: emailSchema, password: z.string().min(1).max(200) })
+  .strict();
+
+export const accountSchema = z
+  .object({
+    identity: identitySchema,
+    /** Signed up or in (else a guest: a name in this browser only). */
+    signedIn: z.boolean(),
+    email: z.string().nullable(),
+    /** Signed in with an OpenID Connect provider (its issuer). */
+    oidcIssuer: z.string().nullable(),
+  })
+  .meta({ id: 'Account' });
+export const accountResponseSchema = z.object({ account: accountSchema });
+
+export const sessionSchema = z
+  .object({
+    id: z.uuid(),
+    userAgent: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    lastSeenAt: z.iso.datetime(),
+    current: z.boolean().describe('this browser'),
+  })
+  .meta({ id: 'Session' });
+export const sessionListSchema = z.object({ sessions: z.array(sessionSchema) });
+export type AccountView = z.infer<typeof accountSchema>;
+export type SessionView = z.infer<typeof sessionSchema>;

@@ -12,6 +12,7 @@ import { scheduleAttachmentCleanup } from './attachments/cleanup.js';
 import { registerAttachmentRoutes } from './attachments/routes.js';
 import { LocalDiskStorage } from './attachments/storage.js';
 import { registerOpenApi } from './api/openapi.js';
+import { registerAccountRoutes } from './auth/account-routes.js';
 import { apiAuthentication } from './auth/api-auth.js';
 import { registerApiTokenRoutes } from './auth/api-token-routes.js';
 import { registerRoomTokenRoute } from './auth/room-token-route.js';
@@ -152,14 +153,28 @@ export async function createApp(config: Config): Promise<App> {
     },
   });
   const cookie = { secure: config.secureCookie, embedding: config.embedOrigins.length > 0 };
-  registerIdentityRoutes(fastify, db, cookie, config.rateLimits.identities);
+  registerIdentityRoutes(
+    fastify,
+    db,
+    { ...cookie, guests: config.guestAccess },
+    config.rateLimits.identities,
+  );
   registerRoomTokenRoute(fastify, db, config.roomTokens, cookie, config.rateLimits.identities);
   registerSignalingRoute(fastify, rooms, db, metrics, {
     allowedOrigins: config.allowedOrigins,
+    guestAccess: config.guestAccess,
     ...config.signaling,
     placement: cluster && ((roomId) => cluster.placementFor(roomId, config.roomMedia.maxWorkerLoad)),
   });
   const authenticate = apiAuthentication(db, config.allowedOrigins);
+  registerAccountRoutes(fastify, {
+    db,
+    rooms,
+    cookie: { secure: config.secureCookie },
+    allowedOrigins: config.allowedOrigins,
+    authPerMinute: config.rateLimits.auth,
+    perMinute: config.rateLimits.api,
+  });
   registerApiTokenRoutes(fastify, db, authenticate, config.rateLimits.api);
   const directory = new RoomDirectory(db, roomPresence(rooms, cluster));
   registerRoomRoutes(fastify, directory, rooms, authenticate, config.rateLimits.api);

@@ -113,6 +113,8 @@ const envSchema = z.object({
   IDENTITY_RATE_LIMIT: positiveInt(1_000_000).default(30),
   UPLOAD_RATE_LIMIT: positiveInt(1_000_000).default(60),
   API_RATE_LIMIT: positiveInt(1_000_000).default(300),
+  AUTH_RATE_LIMIT: positiveInt(1_000_000).default(10),
+  GUEST_ACCESS: z.enum(['true', 'false']).default('true'),
   ATTACHMENT_UNPOSTED_TTL: positiveInt(365 * 24 * 3600).default(24 * 3600),
   METRICS_TOKEN: z
     .string()
@@ -179,7 +181,9 @@ export interface Config {
     maxConnectionsPerIdentity: number;
   };
   /** Requests per minute and client address. */
-  rateLimits: { identities: number; uploads: number; api: number };
+  rateLimits: { identities: number; uploads: number; api: number; auth: number };
+  /** Guests (a name, no account) may make identities and join rooms. */
+  guestAccess: boolean;
   /**
    * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
    * `listen`, it is served on that separate address only. With neither it is not served.
@@ -300,7 +304,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       maxConnectionsPerIdentity: e.MAX_CONNECTIONS_PER_IDENTITY,
     },
-    rateLimits: { identities: e.IDENTITY_RATE_LIMIT, uploads: e.UPLOAD_RATE_LIMIT, api: e.API_RATE_LIMIT },
+    rateLimits: {
+      identities: e.IDENTITY_RATE_LIMIT,
+      uploads: e.UPLOAD_RATE_LIMIT,
+      api: e.API_RATE_LIMIT,
+      auth: e.AUTH_RATE_LIMIT,
+    },
+    guestAccess: e.GUEST_ACCESS === 'true',
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
     cluster: e.REDIS_URL
       ? {

@@ -125,10 +125,17 @@ for (const kind of ['embedded', 'postgres'] as const) {
         data: { id: `room-${kind}`, createdAt: at, locked: true, name: 'Team ✨', topic: 'Plans' },
       });
       const author = await p.identity.create({
-        data: { tokenHash: `hash-a-${kind}`, displayName: 'Author', createdAt: at },
+        data: {
+          displayName: 'Author',
+          createdAt: at,
+          email: `author-${kind}@example.com`,
+          passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+          oidcIssuer: 'https://id.example.com',
+          oidcSubject: `author-${kind}`,
+        },
       });
       const reader = await p.identity.create({
-        data: { tokenHash: `hash-b-${kind}`, displayName: 'Reader 📖' },
+        data: { displayName: 'Reader 📖' },
       });
       const membership = await p.membership.create({
         data: {
@@ -188,6 +195,15 @@ for (const kind of ['embedded', 'postgres'] as const) {
           revokedAt: at,
         },
       });
+      const session = await p.session.create({
+        data: {
+          identityId: author.id,
+          tokenHash: `session-hash-${kind}`,
+          userAgent: 'Mozilla/5.0 (test)',
+          createdAt: at,
+          lastSeenAt: at,
+        },
+      });
       const written: Record<string, Record<string, unknown>> = {
         Room: room,
         Identity: author,
@@ -196,6 +212,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Message: message,
         Reaction: reaction,
         ApiToken: apiToken,
+        Session: session,
       };
       const readBack: Record<string, Record<string, unknown> | null> = {
         Room: await p.room.findUnique({ where: { id: room.id } }),
@@ -206,6 +223,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Attachment: await p.attachment.findUnique({ where: { id: attachment.id } }),
         Message: await p.message.findUnique({ where: { id: message.id } }),
         ApiToken: await p.apiToken.findUnique({ where: { id: apiToken.id } }),
+        Session: await p.session.findUnique({ where: { id: session.id } }),
         Reaction: await p.reaction.findUnique({
           where: {
             messageId_emoji_identityId: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id },
@@ -323,6 +341,20 @@ describe('the hosts migration on a database with rooms (postgres)', () => {
       assert.deepEqual(
         locked.rows.map((r) => r.locked),
         [false],
+      );
+      // The sessions migration: each browser's cookie (its token's hash) is now its session's,
+      // so nobody is signed out by the upgrade; nobody is an account yet.
+      const sessions = await client.query<{ token_hash: string; display_name: string; email: string | null }>(
+        `SELECT s.token_hash, i.display_name, i.email FROM sessions s JOIN identities i ON i.id = s.identity_id
+         ORDER BY s.token_hash`,
+      );
+      assert.deepEqual(
+        sessions.rows.map((r) => [r.token_hash, r.display_name, r.email]),
+        [
+          ['elsewhere', 'elsewhere', null],
+          ['first', 'first', null],
+          ['second', 'second', null],
+        ],
       );
     } finally {
       await client.end();

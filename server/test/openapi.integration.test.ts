@@ -16,6 +16,7 @@ import { startServer, type TestServer } from '../../tests/helpers/server.js';
 import { RawPeer } from './support/raw-peer.js';
 
 const secret = 'openapi-test-room-token-secret-0123456789';
+const keeper = { email: 'keeper@example.com', password: 'keeper password 1' };
 
 interface OpenApiOperation {
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
@@ -46,9 +47,18 @@ describe('OpenAPI document', () => {
   let fullToken: string;
   let readToken: string;
   let spareTokenId: string;
+  /** Cookies of accounts' sessions, and a session id to end. */
+  let keeperCookie: string;
+  let signOutCookie: string;
+  let leaverCookie: string;
+  let endSessionId: string;
 
   before(async () => {
-    server = await startServer({ ROOM_TOKEN_SECRET: secret, IDENTITY_RATE_LIMIT: '1000' });
+    server = await startServer({
+      ROOM_TOKEN_SECRET: secret,
+      IDENTITY_RATE_LIMIT: '1000',
+      AUTH_RATE_LIMIT: '1000',
+    });
     member = await createIdentity(server.url, 'Member');
     outsider = await createIdentity(server.url, 'Outsider');
     // The member joins the room (and so may share files in it).
@@ -89,6 +99,31 @@ describe('OpenAPI document', () => {
     const secondPeer = await RawPeer.connect(server, roomId, second);
     await secondPeer.ok('join', { displayName: 'Second', rtpCapabilities: caps });
     await secondPeer.close();
+    const account = async (path: string, body: unknown) => {
+      const answer = await fetch(new URL(path, server.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.ok(answer.ok, `${path} answered ${answer.status}`);
+      return (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    };
+    keeperCookie = await account('/api/account/signup', { ...keeper, displayName: 'Keeper' });
+    await account('/api/account/signin', keeper);
+    signOutCookie = await account('/api/account/signup', {
+      email: 'quitter@example.com',
+      password: 'quitter password 1',
+      displayName: 'Quitter',
+    });
+    const sessions = (await (
+      await fetch(new URL('/api/account/sessions', server.url), { headers: { cookie: keeperCookie } })
+    ).json()) as { sessions: Array<{ id: string; current: boolean }> };
+    endSessionId = sessions.sessions.find((session) => !session.current)?.id as string;
+    leaverCookie = await account('/api/account/signup', {
+      email: 'leaver@example.com',
+      password: 'leaver password 1',
+      displayName: 'Leaver',
+    });
     document = (await (await fetch(new URL('/api/openapi.json', server.url))).json()) as OpenApiDocument;
   });
   after(async () => {
@@ -99,6 +134,13 @@ describe('OpenAPI document', () => {
     const result = await new Validator().validate(structuredClone(document) as never);
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
     assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/api/account',
+      '/api/account/sessions',
+      '/api/account/sessions/{id}',
+      '/api/account/signin',
+      '/api/account/signout',
+      '/api/account/signout-everywhere',
+      '/api/account/signup',
       '/api/attachments/{id}',
       '/api/health',
       '/api/identity',
@@ -157,6 +199,59 @@ describe('OpenAPI document', () => {
         { what: 'a bad room id', path: '/api/room-token', body: { roomId: 'Not A Room', token: 'x' } },
       ],
       'get /api/health': [{ what: 'a live node', path: '/api/health' }],
+      'get /api/account': [
+        { what: 'a guest', path: '/api/account', cookie: member.cookie },
+        { what: 'an account', path: '/api/account', cookie: keeperCookie },
+        { what: 'nobody', path: '/api/account' },
+      ],
+      'post /api/account/signup': [
+        {
+          what: 'a new account',
+          path: '/api/account/signup',
+          body: { email: 'new@example.com', password: 'new password 12', displayName: 'New' },
+        },
+        {
+          what: 'the same email again',
+          path: '/api/account/signup',
+          body: { email: 'new@example.com', password: 'new password 12', displayName: 'New' },
+        },
+        {
+          what: 'not an email',
+          path: '/api/account/signup',
+          body: { email: 'new', password: 'new password 12', displayName: 'New' },
+        },
+        {
+          what: 'a short password',
+          path: '/api/account/signup',
+          body: { email: 'short@example.com', password: 'short', displayName: 'New' },
+        },
+      ],
+      'post /api/account/signin': [
+        { what: 'the right password', path: '/api/account/signin', body: keeper },
+        { what: 'a wrong password', path: '/api/account/signin', body: { ...keeper, password: 'wrong one' } },
+        { what: 'no password', path: '/api/account/signin', body: { email: keeper.email } },
+      ],
+      'get /api/account/sessions': [
+        { what: 'an account', path: '/api/account/sessions', cookie: keeperCookie },
+        { what: 'nobody', path: '/api/account/sessions' },
+      ],
+      'delete /api/account/sessions/{id}': [
+        {
+          what: 'another session of mine',
+          path: `/api/account/sessions/${endSessionId}`,
+          cookie: keeperCookie,
+        },
+        { what: 'ended already', path: `/api/account/sessions/${endSessionId}`, cookie: keeperCookie },
+        { what: 'not a uuid', path: '/api/account/sessions/nope', cookie: keeperCookie },
+      ],
+      'post /api/account/signout': [
+        { what: 'a session', path: '/api/account/signout', cookie: signOutCookie },
+        { what: 'nobody', path: '/api/account/signout' },
+      ],
+      'post /api/account/signout-everywhere': [
+        { what: 'an account', path: '/api/account/signout-everywhere', cookie: leaverCookie },
+        { what: 'nobody', path: '/api/account/signout-everywhere' },
+      ],
       'post /api/tokens': [
         {
           what: 'a token for a bot',

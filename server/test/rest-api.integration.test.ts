@@ -307,9 +307,9 @@ for (const database of ['embedded', 'postgres'] as const) {
       const annPeer = await joinAs(roomId, ann);
       const benPeer = await joinAs(roomId, ben);
       const roomFor = async (who: TestIdentity) =>
-        (
-          (await call('GET', '/api/rooms', { cookie: who.cookie })).body.rooms as RoomListing[]
-        ).find((r) => r.id === roomId);
+        ((await call('GET', '/api/rooms', { cookie: who.cookie })).body.rooms as RoomListing[]).find(
+          (r) => r.id === roomId,
+        );
       assert.deepEqual((await roomFor(ann))?.present, [
         { identityId: ann.id, displayName: 'Ann', inCall: false, away: false },
         { identityId: ben.id, displayName: 'Ben', inCall: false, away: false },

@@ -57,21 +57,31 @@ export function apiAuthentication(db: Db, allowedOrigins: string[] | undefined):
       });
       return undefined;
     }
-    // The cookie is SameSite; a write from another origin's page is refused all the same.
-    const origin = request.headers.origin;
-    const own = `${request.protocol}://${request.host}`;
-    if (
-      !safeMethods.has(request.method) &&
-      origin !== undefined &&
-      origin !== own &&
-      !allowedOrigins?.includes(origin)
-    ) {
-      void reply.code(403).send({
-        error: 'Forbidden',
-        message: `pages of ${origin.slice(0, 200)} may not change anything here`,
-      });
+    const foreign = foreignWrite(request, allowedOrigins);
+    if (foreign) {
+      void reply.code(403).send({ error: 'Forbidden', message: foreign });
       return undefined;
     }
     return { identity, via: 'cookie' };
   };
+}
+
+/**
+ * Why a cookie-carrying write from this request's page is refused: it comes from another
+ * origin (not in ALLOWED_ORIGINS). The cookie is SameSite; this holds all the same.
+ */
+export function foreignWrite(
+  request: FastifyRequest,
+  allowedOrigins: string[] | undefined,
+): string | undefined {
+  const origin = request.headers.origin;
+  const own = `${request.protocol}://${request.host}`;
+  if (
+    safeMethods.has(request.method) ||
+    origin === undefined ||
+    origin === own ||
+    allowedOrigins?.includes(origin)
+  )
+    return undefined;
+  return `pages of ${origin.slice(0, 200)} may not change anything here`;
 }

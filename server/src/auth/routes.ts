@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { apiErrorSchema, identityRequestSchema, identityResponseSchema } from '@meet/protocol';
 import type { Db } from '../db/database.js';
-import { identityFromRequest, upsertIdentity } from './identity.js';
+import { GuestsRefused, identityFromRequest, upsertIdentity } from './identity.js';
 
 export interface IdentityCookieOptions {
   secure: boolean | 'auto';
   /** Pages may be embedded in other sites (EMBED_ORIGINS): embedded pages get partitioned cookies. */
   embedding: boolean;
+  /** New guests may be made (GUEST_ACCESS); else only an existing session may rename itself. */
+  guests?: boolean;
 }
 
 export function registerIdentityRoutes(
@@ -27,15 +29,26 @@ export function registerIdentityRoutes(
         tags: ['identity'],
         summary: 'Create this browser’s identity (sets its cookie), or rename it',
         body: identityRequestSchema,
-        response: { 200: identityResponseSchema, 400: apiErrorSchema, 429: apiErrorSchema },
+        response: {
+          200: identityResponseSchema,
+          400: apiErrorSchema,
+          403: apiErrorSchema,
+          429: apiErrorSchema,
+        },
       },
     },
     async (request, reply) => {
-      const identity = await upsertIdentity(db, request, reply, request.body.displayName, {
-        secure: cookie.secure,
-        partitioned: cookie.embedding && request.body.embedded === true,
-      });
-      return reply.send({ identity });
+      try {
+        const identity = await upsertIdentity(db, request, reply, request.body.displayName, {
+          secure: cookie.secure,
+          partitioned: cookie.embedding && request.body.embedded === true,
+          guests: cookie.guests !== false,
+        });
+        return reply.send({ identity });
+      } catch (error) {
+        if (!(error instanceof GuestsRefused)) throw error;
+        return reply.code(403).send({ error: 'Forbidden', message: error.message });
+      }
     },
   );
 

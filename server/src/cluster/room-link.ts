@@ -35,6 +35,7 @@ export type RoomEvent =
   | { t: 'typing'; data: NotificationData<'peerTyping'>; recipientId?: string | undefined }
   | { t: 'endMeeting'; reason: string }
   | { t: 'removeIdentity'; identityId: string; reason: string }
+  | { t: 'endSession'; sessionId: string; reason: string }
   | { t: 'setRole'; identityId: string; role: Role }
   | { t: 'lobby'; entries: LobbyEntry[] }
   | { t: 'hands'; hands: RaisedHand[] }
@@ -292,6 +293,9 @@ export class RoomLink {
           connection.notify('removed', { reason: event.reason });
           connection.disconnect(event.reason);
         }
+        return;
+      case 'endSession':
+        room.deliverEndSession(event.sessionId, event.reason);
         return;
       case 'setRole':
         room.applyRole(event.identityId, event.role);

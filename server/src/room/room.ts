@@ -334,6 +334,24 @@ export class Room extends EventEmitter<{ close: [] }> {
     }
   }
 
+  /**
+   * Closes every connection made with one browser session (it was revoked or signed out),
+   * on every node, each told why.
+   */
+  disconnectSession(sessionId: string, reason: string): void {
+    this.link?.publish({ t: 'endSession', sessionId, reason });
+    this.deliverEndSession(sessionId, reason);
+  }
+
+  /** The same, for this node's connections. */
+  deliverEndSession(sessionId: string, reason: string): void {
+    for (const connection of this.participants.values()) {
+      if (connection.identity.sessionId !== sessionId) continue;
+      connection.notify('removed', { reason });
+      connection.disconnect(reason);
+    }
+  }
+
   /** Tells the room when a participant's presence (call / text / away) changed. */
   refreshPresence(participant: Participant): void {
     if (!participant.joined || !participant.presenceChanged()) return;

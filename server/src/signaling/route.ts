@@ -35,6 +35,8 @@ export interface SignalingOptions extends WsTransportOptions {
   allowedOrigins: string[] | undefined;
   maxConnectionsPerIp: number;
   maxConnectionsPerIdentity: number;
+  /** Guests (identities without an account) may join (GUEST_ACCESS); else only accounts and room-token holders. */
+  guestAccess: boolean;
   /** Several nodes: where a connection for a room should be served (undefined: here). */
   placement?: ((roomId: string) => Promise<string | undefined>) | undefined;
 }
@@ -74,6 +76,15 @@ function overLimit(
   return undefined;
 }
 
+/** Whether the identity was let into the room by a room token (its operator's say-so). */
+async function tokenMember(db: Db, roomId: string, identityId: string): Promise<boolean> {
+  const membership = await db.membership.findUnique({
+    where: { roomId_identityId: { roomId, identityId } },
+    select: { nameLocked: true },
+  });
+  return membership?.nameLocked === true;
+}
+
 export function registerSignalingRoute(
   app: FastifyInstance,
   rooms: RoomRegistry,
@@ -110,6 +121,14 @@ export function registerSignalingRoute(
             .code(401)
             .send({ error: 'Unauthorized', message: 'no identity: POST /api/identity first' });
         }
+        if (
+          !options.guestAccess &&
+          !identity.account &&
+          !(await tokenMember(db, parsed.data.roomId, identity.id))
+        )
+          return reply
+            .code(403)
+            .send({ error: 'Forbidden', message: 'this server does not let guests in: sign in first' });
         const refusal = overLimit(counts, request.ip, identity.id, options);
         if (refusal) return reply.code(429).send({ error: 'Too Many Requests', message: refusal });
         request.identity = identity;
