@@ -15,6 +15,8 @@ import { registerOpenApi } from './api/openapi.js';
 import { registerAccountRoutes } from './auth/account-routes.js';
 import { apiAuthentication } from './auth/api-auth.js';
 import { registerApiTokenRoutes } from './auth/api-token-routes.js';
+import { OidcProviders } from './auth/oidc.js';
+import { registerOidcRoutes } from './auth/oidc-routes.js';
 import { registerRoomTokenRoute } from './auth/room-token-route.js';
 import { registerIdentityRoutes } from './auth/routes.js';
 import { iceServersFor } from './auth/turn-credentials.js';
@@ -174,6 +176,14 @@ export async function createApp(config: Config): Promise<App> {
     allowedOrigins: config.allowedOrigins,
     authPerMinute: config.rateLimits.auth,
     perMinute: config.rateLimits.api,
+  });
+  registerOidcRoutes(fastify, {
+    db,
+    rooms,
+    providers: new OidcProviders(config.oidcProviders),
+    cookie: { secure: config.secureCookie },
+    publicUrl: config.publicUrl,
+    perMinute: config.rateLimits.auth,
   });
   registerApiTokenRoutes(fastify, db, authenticate, config.rateLimits.api);
   const directory = new RoomDirectory(db, roomPresence(rooms, cluster));

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
 import { roomTokenConfig, type RoomTokenConfig } from './auth/room-tokens.js';
+import { oidcProvidersFromEnv, type OidcProviderConfig } from './auth/oidc.js';
 import type { TurnConfig } from './auth/turn-credentials.js';
 import { defaultParticipantLimits, type ParticipantLimits } from './participant/limits.js';
 
@@ -115,6 +116,10 @@ const envSchema = z.object({
   API_RATE_LIMIT: positiveInt(1_000_000).default(300),
   AUTH_RATE_LIMIT: positiveInt(1_000_000).default(10),
   GUEST_ACCESS: z.enum(['true', 'false']).default('true'),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+$/, 'PUBLIC_URL is scheme://host[:port], without a path')
+    .optional(),
   ATTACHMENT_UNPOSTED_TTL: positiveInt(365 * 24 * 3600).default(24 * 3600),
   METRICS_TOKEN: z
     .string()
@@ -184,6 +189,10 @@ export interface Config {
   rateLimits: { identities: number; uploads: number; api: number; auth: number };
   /** Guests (a name, no account) may make identities and join rooms. */
   guestAccess: boolean;
+  /** OpenID Connect providers to sign in with (OIDC_PROVIDERS). */
+  oidcProviders: OidcProviderConfig[];
+  /** The site's public URL (PUBLIC_URL): OpenID Connect redirect URIs; else each request's origin. */
+  publicUrl: string | undefined;
   /**
    * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
    * `listen`, it is served on that separate address only. With neither it is not served.
@@ -246,6 +255,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(
       `invalid configuration: RTC_ANNOUNCED_ADDRESS is a name (${announcedAddress}); set CLUSTER_PIPE_ADDRESS to the IP other nodes reach this one at`,
     );
+  }
+  let oidcProviders: OidcProviderConfig[];
+  try {
+    oidcProviders = oidcProvidersFromEnv(env);
+  } catch (error) {
+    throw new Error(`invalid configuration: ${(error as Error).message}`);
   }
   let roomTokens: RoomTokenConfig | undefined;
   try {
@@ -311,6 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       auth: e.AUTH_RATE_LIMIT,
     },
     guestAccess: e.GUEST_ACCESS === 'true',
+    oidcProviders,
+    publicUrl: e.PUBLIC_URL,
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
     cluster: e.REDIS_URL
       ? {

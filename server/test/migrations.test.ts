@@ -204,6 +204,18 @@ for (const kind of ['embedded', 'postgres'] as const) {
           lastSeenAt: at,
         },
       });
+      const oidcLogin = await p.oidcLogin.create({
+        data: {
+          state: `state-${kind}`,
+          provider: 'kc',
+          nonce: 'nonce',
+          codeVerifier: 'verifier',
+          returnTo: '/r/room',
+          sessionId: session.id,
+          bindingHash: 'binding-hash',
+          createdAt: at,
+        },
+      });
       const written: Record<string, Record<string, unknown>> = {
         Room: room,
         Identity: author,
@@ -213,6 +225,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Reaction: reaction,
         ApiToken: apiToken,
         Session: session,
+        OidcLogin: oidcLogin,
       };
       const readBack: Record<string, Record<string, unknown> | null> = {
         Room: await p.room.findUnique({ where: { id: room.id } }),
@@ -224,6 +237,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
         Message: await p.message.findUnique({ where: { id: message.id } }),
         ApiToken: await p.apiToken.findUnique({ where: { id: apiToken.id } }),
         Session: await p.session.findUnique({ where: { id: session.id } }),
+        OidcLogin: await p.oidcLogin.findUnique({ where: { state: `state-${kind}` } }),
         Reaction: await p.reaction.findUnique({
           where: {
             messageId_emoji_identityId: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id },

@@ -155,3 +155,35 @@ export async function roomsOf(db: Db, identityId: string): Promise<string[]> {
   const rows = await db.membership.findMany({ where: { identityId }, select: { roomId: true } });
   return rows.map((row) => row.roomId);
 }
+
+/**
+ * The account an OpenID Connect sign-in stands for. Known (issuer, subject): that account,
+ * with this browser's guest merged into it. New: this browser's guest becomes the account
+ * (keeping its rooms and history), or without one a new identity is made.
+ */
+export async function accountForOidc(
+  db: Db,
+  claims: { issuer: string; subject: string; name: string },
+  guestId: string | undefined,
+): Promise<{ identityId: string; mergedRooms: string[] }> {
+  const known = await db.identity.findUnique({
+    where: { oidcIssuer_oidcSubject: { oidcIssuer: claims.issuer, oidcSubject: claims.subject } },
+    select: { id: true },
+  });
+  if (known) {
+    const mergedRooms = guestId && guestId !== known.id ? await mergeGuest(db, guestId, known.id) : [];
+    return { identityId: known.id, mergedRooms };
+  }
+  if (guestId) {
+    await db.identity.update({
+      where: { id: guestId },
+      data: { oidcIssuer: claims.issuer, oidcSubject: claims.subject },
+    });
+    return { identityId: guestId, mergedRooms: [] };
+  }
+  const made = await db.identity.create({
+    data: { displayName: claims.name, oidcIssuer: claims.issuer, oidcSubject: claims.subject },
+    select: { id: true },
+  });
+  return { identityId: made.id, mergedRooms: [] };
+}

@@ -10,9 +10,14 @@ export class AccountState {
   loaded = $state(false);
   busy = $state(false);
   error = $state<string | undefined>();
+  /** OpenID Connect providers one may sign in with. */
+  providers = $state<Array<{ id: string; name: string }>>([]);
 
   async load(): Promise<void> {
     try {
+      this.providers = (
+        await api<{ providers: Array<{ id: string; name: string }> }>('GET', '/api/auth/oidc')
+      ).providers;
       this.current = accountResponseSchema.parse(await api('GET', '/api/account')).account;
       this.sessions = this.current.signedIn
         ? sessionListSchema.parse(await api('GET', '/api/account/sessions')).sessions
