@@ -111,6 +111,7 @@ export const presentPersonSchema = z
     displayName: z.string(),
     inCall: z.boolean().describe('in the call (else in the chat only)'),
     away: z.boolean().describe('every connection of theirs is away (tab hidden or idle)'),
+    busy: z.boolean().describe('they set themselves busy (do not disturb)'),
   })
   .meta({ id: 'PresentPerson' });
 

@@ -13,6 +13,12 @@ export const seqSchema = z
   // (a refinement runs after a failed regex too: only a decimal string reaches BigInt)
   .refine((s) => !/^\d{1,19}$/.test(s) || BigInt(s) <= maxSeq, 'seq is larger than 2^63-1');
 export const maxMessageLength = 4000;
+/** People one message may @mention. */
+export const maxMentions = 20;
+
+/** What a person sets: available, or busy (do not disturb: no push, no sounds). */
+export const personStatusSchema = z.enum(['available', 'busy']);
+export type PersonStatus = z.infer<typeof personStatusSchema>;
 
 export const chatPersonSchema = z.object({ id: uuidSchema, displayName: z.string() });
 
@@ -71,6 +77,8 @@ export const chatMessageSchema = z.object({
   createdAt: z.string(),
   editedAt: z.string().nullable(),
   deletedAt: z.string().nullable(),
+  /** Identities the author @mentioned (members of the room). */
+  mentions: z.array(uuidSchema),
   /** Reactions, by emoji in the order first used (none on a deleted message). */
   reactions: z.array(reactionSchema),
   /**
@@ -107,6 +115,12 @@ export const chatRequests = {
         text: messageText,
         recipientId: uuidSchema.optional(),
         attachmentId: uuidSchema.optional(),
+        /** Members @mentioned in the text (the composer's autocomplete knows who). */
+        mentions: z
+          .array(uuidSchema)
+          .max(maxMentions, `at most ${maxMentions} mentions`)
+          .refine((ids) => new Set(ids).size === ids.length, 'each mention once')
+          .optional(),
       })
       .strict()
       .refine((d) => d.text.length > 0 || d.attachmentId !== undefined, {
@@ -162,6 +176,11 @@ export const chatRequests = {
     response: z.object({ lastReadSeq: seqSchema }),
   },
   setPresence: { data: z.object({ away: z.boolean() }).strict(), response: z.object({}).strict() },
+  /** Sets this person's status (kept: it holds in every room and later visits). */
+  setStatus: {
+    data: z.object({ status: personStatusSchema }).strict(),
+    response: z.object({}).strict(),
+  },
   /**
    * This participant is typing a message (to everyone, or to `recipientId` privately). Sent
    * again every few seconds while typing; the others show it for `typingShownMs` after the
@@ -178,7 +197,8 @@ export const typingIntervalMs = 2500;
 /** Others show "typing" this long after the last word of it (or until that person's message arrives). */
 export const typingShownMs = 6000;
 
-export const peerStatusSchema = z.enum(['call', 'text', 'away']);
+/** How a participant shows: busy (set by them), away (tab hidden or idle), in the call, or in the chat. */
+export const peerStatusSchema = z.enum(['call', 'text', 'away', 'busy']);
 export type PeerStatus = z.infer<typeof peerStatusSchema>;
 
 /** At most this many messages are stored in one transaction, and carried by one chatMessages. */

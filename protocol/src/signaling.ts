@@ -3,7 +3,7 @@
 // the room's websocket. Server and web import these schemas and the types derived from them.
 import { z } from 'zod';
 import { adaptationNotifications, adaptationRequests } from './adaptation.js';
-import { chatNotifications, chatRequests, peerStatusSchema, uuidSchema } from './chat.js';
+import { chatNotifications, chatRequests, peerStatusSchema, personStatusSchema, uuidSchema } from './chat.js';
 import { hostNotifications, hostRequests, roleSchema, roomControlShape } from './hosts.js';
 import { displayNameSchema, idSchema } from './names.js';
 import {
@@ -69,6 +69,8 @@ export const requests = {
         displayName: displayNameSchema,
         peers: z.array(peerInfoSchema),
         ...roomControlShape,
+        /** This person's own status (setStatus), as stored. */
+        selfStatus: personStatusSchema,
         /** Who speaks now (see the activeSpeaker notification); null: nobody. */
         activeSpeaker: idSchema.nullable(),
       }),

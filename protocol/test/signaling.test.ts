@@ -80,6 +80,8 @@ describe('validateRequest', () => {
     ['chatMarkRead', { seq: '9223372036854775807' }],
     ['setPresence', { away: true }],
     ['chatTyping', {}],
+    ['setStatus', { status: 'busy' }],
+    ['chatSend', { clientId: 'client-0001', text: 'hi @Ada', mentions: [uuid] }],
     ['chatTyping', { recipientId: uuid }],
     ['chatReact', { messageId: uuid, emoji: '👍', add: true }],
     ['chatReact', { messageId: uuid, emoji: '👩‍💻', add: false }],
@@ -531,6 +533,7 @@ describe('host requests and the join answer', () => {
       locked: true,
       hands: [{ peerId: 'p2', raisedAt: new Date().toISOString() }],
       lobby: [{ peerId: 'p3', identityId: uuid, displayName: 'Knock', since: new Date().toISOString() }],
+      selfStatus: 'available',
       activeSpeaker: null,
     };
     assert.ok(response.safeParse(joined).success);

@@ -29,6 +29,7 @@ function message(seq: number, author: string, recipient: string | null = null): 
     createdAt: new Date(seq * 1000).toISOString(),
     editedAt: null,
     deletedAt: null,
+    mentions: [],
     reactions: [],
     version: 0,
   };

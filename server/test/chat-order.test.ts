@@ -22,6 +22,7 @@ function message(seq: number): ChatMessage {
     createdAt: new Date(0).toISOString(),
     editedAt: null,
     deletedAt: null,
+    mentions: [],
     reactions: [],
     version: 0,
   };

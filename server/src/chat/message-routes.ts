@@ -91,7 +91,7 @@ export function registerMessageRoutes(
       const { roomId } = request.params;
       const identityId = caller.identity.id;
       if (!(await isMember(db, roomId, identityId))) return reply.code(404).send(notAMember);
-      const { clientId, text, recipientId, attachmentId } = request.body;
+      const { clientId, text, recipientId, attachmentId, mentions } = request.body;
       return answerRefusals(request, reply, async () => {
         const prepared = await prepareSend(db, {
           roomId,
@@ -100,6 +100,7 @@ export function registerMessageRoutes(
           text,
           recipientId,
           attachmentId,
+          mentions,
         });
         if (prepared.existing) return reply.code(200).send({ message: prepared.existing });
         const { message, created } = await rooms.withRoom(roomId, (room) =>

@@ -49,6 +49,7 @@ export function toChatMessage(row: Row): ChatMessage {
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,
+    mentions: deleted ? [] : row.mentions,
     reactions: deleted ? [] : groupReactions(row.reactions),
     version: row.version,
   };
@@ -68,6 +69,7 @@ export interface SendInput {
   text: string;
   recipientId?: string | undefined;
   attachmentId?: string | undefined;
+  mentions?: string[] | undefined;
 }
 
 /** A checked message, ready to be stored with others of its room (see store-batch.ts). */
@@ -77,6 +79,8 @@ export interface PendingMessage {
   text: string;
   recipient: { id: string; displayName: string } | null;
   attachment: AttachmentRow | null;
+  /** Members @mentioned (checked). */
+  mentions: string[];
 }
 
 export type AttachmentRow = NonNullable<Row['attachment']>;
@@ -97,7 +101,15 @@ export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSen
     text: input.text,
     recipient: null,
     attachment: null,
+    mentions: input.mentions ?? [],
   };
+  const mentions = input.mentions ?? [];
+  if (mentions.length > 0) {
+    const members = await db.membership.count({
+      where: { roomId: input.roomId, identityId: { in: mentions } },
+    });
+    if (members !== mentions.length) throw badRequest('a mention names someone who is not in this room');
+  }
   if (input.recipientId === undefined && input.attachmentId === undefined) return { pending };
   // A retry of a message whose attachment is now posted (by this very message) is no conflict.
   const key = {

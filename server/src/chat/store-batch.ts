@@ -60,18 +60,21 @@ function uniqueMessages(batch: readonly PendingMessage[]): Map<string, PendingMe
 function insertStatement(roomId: string, unique: PendingMessage[]): Prisma.Sql {
   return Prisma.sql`
     INSERT INTO "messages"
-      ("id", "room_id", "author_id", "author_name", "client_id", "text", "recipient_id", "recipient_name", "attachment_id")
+      ("id", "room_id", "author_id", "author_name", "client_id", "text", "recipient_id", "recipient_name", "attachment_id",
+       "mentions")
     SELECT gen_random_uuid(), ${roomId}, b."author_id", i."display_name", b."client_id", b."text", b."recipient_id",
-           b."recipient_name", b."attachment_id"
+           b."recipient_name", b."attachment_id", string_to_array(b."mentions", ',')::uuid[]
     FROM unnest(
            ${unique.map((m) => m.authorId)}::uuid[],
            ${unique.map((m) => m.clientId)}::text[],
            ${unique.map((m) => m.text)}::text[],
            ${unique.map((m) => m.recipient?.id ?? null)}::uuid[],
            ${unique.map((m) => m.recipient?.displayName ?? null)}::text[],
-           ${unique.map((m) => m.attachment?.id ?? null)}::uuid[]
+           ${unique.map((m) => m.attachment?.id ?? null)}::uuid[],
+           -- (one text per message: an array of arrays would be flattened by unnest)
+           ${unique.map((m) => m.mentions.join(','))}::text[]
          ) WITH ORDINALITY
-           AS b("author_id", "client_id", "text", "recipient_id", "recipient_name", "attachment_id", "ord")
+           AS b("author_id", "client_id", "text", "recipient_id", "recipient_name", "attachment_id", "mentions", "ord")
     JOIN "identities" AS i ON i."id" = b."author_id"
     WHERE b."attachment_id" IS NULL
        OR EXISTS (SELECT 1 FROM "attachments" AS a WHERE a."id" = b."attachment_id" FOR KEY SHARE)
@@ -111,6 +114,7 @@ async function outcomesOf(
         createdAt: row.createdAt.toISOString(),
         editedAt: null,
         deletedAt: null,
+        mentions: message.mentions,
         reactions: [],
         version: 0,
       },

@@ -46,6 +46,8 @@ export class Participant {
   displayName: string | undefined;
   /** Tab hidden or idle, as the browser reports. */
   away = false;
+  /** Set busy by the person (do not disturb): shown to others, no push. */
+  busy = false;
   joined = false;
   /** Host or member of the room (its membership's role, as of the join and later changes). */
   role: Role = 'member';
@@ -288,7 +290,8 @@ export class Participant {
   }
 
   presence(): { status: PeerStatus; inCall: boolean } {
-    return { status: this.away ? 'away' : this.#inCall ? 'call' : 'text', inCall: this.#inCall };
+    const status = this.busy ? 'busy' : this.away ? 'away' : this.#inCall ? 'call' : 'text';
+    return { status, inCall: this.#inCall };
   }
 
   /** Whether the room must be told of a presence change (and remembers what it was told). */

@@ -5,6 +5,7 @@ import type { types } from 'mediasoup';
 import { ErrorCode, type RequestData, type RequestMethod, type ResponseData } from '@meet/protocol';
 import { SignalingError, badRequest, conflict, notFound, tooMany } from '../signaling/errors.js';
 import { enterRoom } from '../chat/membership.js';
+import { setStatusOf, statusOf } from '../auth/status.js';
 import { deleteMessage, editMessage, history, markRead, prepareSend, readMarker } from '../chat/messages.js';
 import { react } from '../chat/reactions.js';
 import { searchMessages } from '../chat/search.js';
@@ -77,6 +78,8 @@ export const handlers: Handlers = {
     }
     participant.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
     participant.role = entry.role;
+    participant.busy = (await statusOf(room.db, identity.id)) === 'busy';
+    if (participant.closed) throw conflict('disconnected while joining');
     const others = room.peersOf(participant);
     participant.joined = true;
     participant.stopJoinTimer();
@@ -97,6 +100,7 @@ export const handlers: Handlers = {
       locked: room.hosts.locked ?? entry.locked,
       hands: room.hosts.hands(),
       lobby: participant.isHost ? room.hosts.lobby() : [],
+      selfStatus: participant.busy ? 'busy' : 'available',
       activeSpeaker: room.activeSpeaker,
     };
   },
@@ -169,6 +173,7 @@ export const handlers: Handlers = {
       text: data.text,
       recipientId: data.recipientId,
       attachmentId: data.attachmentId,
+      mentions: data.mentions,
     });
     if (prepared.existing) return { message: prepared.existing };
     // Stored (committed, with whatever else the room sent meanwhile) before anyone hears of
@@ -220,6 +225,16 @@ export const handlers: Handlers = {
     if (recipientId === participant.identity.id)
       throw badRequest('a private conversation is with someone else: recipientId is your own identity');
     if (participant.typingDue(recipientId ?? '')) participant.room.announceTyping(participant, recipientId);
+    return {};
+  },
+  setStatus: async (participant, { status }) => {
+    const { room, identity } = participant;
+    await setStatusOf(room.db, identity.id, status);
+    // Every connection of this person here shows it (their other rooms when they next join).
+    for (const connection of room.participantsOf(identity.id)) {
+      connection.busy = status === 'busy';
+      room.refreshPresence(connection);
+    }
     return {};
   },
   setPresence: (participant, { away }) => {

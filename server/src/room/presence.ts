@@ -11,6 +11,7 @@ export interface PresentPerson {
   displayName: string;
   inCall: boolean;
   away: boolean;
+  busy: boolean;
 }
 
 export type PresenceLookup = (roomIds: string[]) => Promise<Map<string, PresentPerson[]>>;
@@ -22,12 +23,14 @@ function byPerson(peers: PeerInfo[]): PresentPerson[] {
     if (known) {
       known.inCall ||= peer.inCall;
       known.away &&= peer.status === 'away';
+      known.busy ||= peer.status === 'busy';
     } else
       people.set(peer.identityId, {
         identityId: peer.identityId,
         displayName: peer.displayName,
         inCall: peer.inCall,
         away: peer.status === 'away',
+        busy: peer.status === 'busy',
       });
   }
   return [...people.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));

@@ -5,6 +5,7 @@
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
 import type { MutableSource, NotificationData } from '@meet/protocol';
+import { Attention } from '../chat/attention.svelte.js';
 import { RoomChat } from '../chat/chat.svelte.js';
 import { RoomInfo } from '../rooms/room-info.svelte.js';
 import { ConnectionHealth } from './connection-health.svelte.js';
@@ -44,6 +45,8 @@ export class CallSession {
   #notice = $state<string | undefined>(undefined);
   mode = $state<CallMode>('call');
   away = $state(false);
+  /** Set busy by this person (kept by the server across visits). */
+  busy = $state(false);
   identityId = $state<string | undefined>(undefined);
   readonly chat: RoomChat;
   /** Whether media connects (ICE, DTLS), and what to tell the person when it does not. */
@@ -54,6 +57,8 @@ export class CallSession {
   readonly receiver = new Receiver(() => this.selfId);
   /** The room's name and topic. */
   readonly info: RoomInfo;
+  /** The tab's title and sounds while it is in the background. */
+  readonly attention = new Attention({ me: () => this.identityId, busy: () => this.busy });
   /** Roles, lock, lobby, hands and the hosts' actions. */
   readonly hosts = new HostControls({
     selfId: () => this.selfId,
@@ -155,8 +160,14 @@ export class CallSession {
         consumerClosed: ({ producerId }) => this.receiver.consumerClosed(producerId),
         producerPaused: ({ peerId, producerId }) => this.receiver.setPaused(peerId, producerId, true),
         producerResumed: ({ peerId, producerId }) => this.receiver.setPaused(peerId, producerId, false),
-        chatMessage: ({ message }) => this.chat.onMessage(message),
-        chatMessages: ({ messages }) => this.chat.onMessages(messages),
+        chatMessage: ({ message }) => {
+          this.chat.onMessage(message);
+          this.attention.onMessages([message]);
+        },
+        chatMessages: ({ messages }) => {
+          this.chat.onMessages(messages);
+          this.attention.onMessages(messages);
+        },
         chatMessageUpdated: ({ message }) => this.chat.onUpdated(message),
         peerTyping: (data) => this.chat.typing.onTyping(data),
         mediaReset: ({ producers }) => void this.#restartCall(producers),
@@ -206,8 +217,9 @@ export class CallSession {
       this.status = 'waiting';
       return;
     }
-    const { identityId, peers, activeSpeaker, displayName } = joined;
+    const { identityId, peers, activeSpeaker, displayName, selfStatus } = joined;
     this.identityId = identityId;
+    this.busy = selfStatus === 'busy';
     this.displayName = displayName;
     this.hosts.attach((method, data) => signaling.request(method, data), joined);
     this.receiver.reset(peers, activeSpeaker);
@@ -277,13 +289,28 @@ export class CallSession {
     await this.#signaling?.request('leaveCall', {}).catch(() => undefined);
   }
 
+  /** Busy (do not disturb), as this person set it: others see it, and no sound or push. */
+  setBusy(busy: boolean): void {
+    const before = this.busy;
+    this.busy = busy;
+    void this.#signaling
+      ?.request('setStatus', { status: busy ? 'busy' : 'available' })
+      .catch((error: Error) => {
+        this.busy = before;
+        this.error = `Could not set your status: ${error.message}`;
+      });
+  }
+
   /** Tab hidden or idle: the others see "away". */
   setAway(away: boolean): void {
     if (this.away === away) return;
     this.away = away;
     if (this.status === 'joined')
       void this.#signaling?.request('setPresence', { away }).catch(() => undefined);
-    if (!away) this.chat.onVisible();
+    if (!away) {
+      this.chat.onVisible();
+      this.attention.onVisible();
+    }
   }
 
   /** Closes the call's media; `keepPeers`: still connected (only the media went). */

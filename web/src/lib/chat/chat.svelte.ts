@@ -25,6 +25,7 @@ interface Outgoing {
   recipientId: string | undefined;
   recipientName: string | undefined;
   attachmentId: string | undefined;
+  mentions: string[];
 }
 
 /** Compares decimal seq strings as numbers. */
@@ -178,13 +179,19 @@ export class RoomChat {
     ];
   }
 
-  async send(text: string, recipient?: { id: string; name: string }, attachmentId?: string): Promise<void> {
+  async send(
+    text: string,
+    recipient?: { id: string; name: string },
+    attachmentId?: string,
+    mentions: string[] = [],
+  ): Promise<void> {
     const outgoing: Outgoing & { failed: boolean } = {
       clientId: newClientId(),
       text: text.trim(),
       recipientId: recipient?.id,
       recipientName: recipient?.name,
       attachmentId,
+      mentions,
       failed: false,
     };
     if (!outgoing.text && !attachmentId) return;
@@ -204,6 +211,7 @@ export class RoomChat {
         text: outgoing.text,
         ...(outgoing.recipientId ? { recipientId: outgoing.recipientId } : {}),
         ...(outgoing.attachmentId ? { attachmentId: outgoing.attachmentId } : {}),
+        ...(outgoing.mentions.length > 0 ? { mentions: outgoing.mentions } : {}),
       });
       this.pending = this.pending.filter((p) => p.clientId !== outgoing.clientId);
       this.#merge([message]);
