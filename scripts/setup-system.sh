@@ -19,7 +19,7 @@ set -euo pipefail
 worker_build=(meson ninja-build pkg-config g++ make perl dpkg-dev libuv1-dev libsrtp2-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler)
 test_pkgs=(chromium firefox-esr iproute2 iptables coturn espeak-ng fonts-noto-color-emoji redis-server
-  haproxy)
+  haproxy openssl)
 bench_pkgs=(golang-go golang-github-pion-webrtc.v3-dev golang-github-pion-ice.v2-dev
   golang-github-pion-dtls.v2-dev golang-github-pion-rtp-dev golang-github-pion-rtcp-dev)
 # Installed for their binaries only: tests start their own instances, so their Debian services

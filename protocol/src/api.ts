@@ -122,6 +122,9 @@ export const roomSummarySchema = z
     topic: z.string().nullable(),
     role: roomRoleSchema.describe('your role in the room'),
     starred: z.boolean().describe('starred by you: listed first'),
+    notify: z
+      .enum(['off', 'mentions', 'all'])
+      .describe('your web push for this room: off, mentions (and private messages), or all'),
     locked: z.boolean(),
     createdAt: z.iso.datetime(),
     unread: z.number().int().nonnegative().describe('messages from others after your read marker'),
@@ -228,3 +231,35 @@ export const sessionSchema = z
 export const sessionListSchema = z.object({ sessions: z.array(sessionSchema) });
 export type AccountView = z.infer<typeof accountSchema>;
 export type SessionView = z.infer<typeof sessionSchema>;
+
+// ---- Web push ----
+
+export const notifyLevelSchema = z
+  .enum(['off', 'mentions', 'all'])
+  .describe(
+    'off; mentions: private messages and @mentions; all: every message while you are not in the room',
+  );
+export type NotifyLevel = z.infer<typeof notifyLevelSchema>;
+export const roomNotifyRequestSchema = z.object({ level: notifyLevelSchema }).strict();
+
+const base64url = (what: string, max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, `${what} is base64url`);
+
+/** A browser's PushSubscription, as its toJSON() gives it. */
+export const pushSubscriptionRequestSchema = z
+  .object({
+    endpoint: z.url().max(2048).describe('the push service URL for this browser'),
+    expirationTime: z.number().nullable().optional(),
+    keys: z
+      .object({ p256dh: base64url('p256dh', 200), auth: base64url('auth', 100) })
+      .strict()
+      .describe('the browser’s P-256 public key and auth secret (RFC 8291)'),
+  })
+  .strict();
+export const pushUnsubscribeRequestSchema = z.object({ endpoint: z.url().max(2048) }).strict();
+export const pushKeyResponseSchema = z.object({
+  publicKey: z.string().describe('the VAPID public key (applicationServerKey), base64url'),
+});

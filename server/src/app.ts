@@ -1,6 +1,8 @@
 // Builds the Fastify application: signaling websocket, HTTP API and the web app.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyMultipart from '@fastify/multipart';
@@ -24,6 +26,9 @@ import { openDatabase, type Database } from './db/database.js';
 import type { Config } from './config.js';
 import { registerMessageRoutes } from './chat/message-routes.js';
 import { registerHealthRoute } from './health/health.js';
+import { PushNotifier } from './notifications/push-notifier.js';
+import { registerPushRoutes } from './notifications/push-routes.js';
+import { loadVapidKeys } from './notifications/vapid.js';
 import { MediaCollector, registerMediaMetrics } from './metrics/media-collector.js';
 import { ServerMetrics } from './metrics/registry.js';
 import { registerMetricsRoutes } from './metrics/routes.js';
@@ -105,8 +110,11 @@ export async function createApp(config: Config): Promise<App> {
       reply.header('x-meet-node', nodeId);
     });
   }
+  // Web push for stored messages (made below, once the rooms exist: it asks who is connected).
+  const push: { notifier?: PushNotifier } = {};
   const rooms = new RoomRegistry(fastify.log, {
     cluster,
+    onMessagesStored: (roomId, messages) => void push.notifier?.messagesStored(roomId, messages),
     db,
     metrics,
     pool,
@@ -120,6 +128,21 @@ export async function createApp(config: Config): Promise<App> {
     }),
   });
   countRooms = () => rooms.list().length;
+  const presence = roomPresence(rooms, cluster);
+  const notifier = new PushNotifier(
+    db,
+    fastify.log.child({ component: 'push' }),
+    {
+      keys: await loadVapidKeys(db),
+      subject: config.push.subject,
+      // A push service with a certificate of a private authority (PUSH_CA_FILE): trusted too.
+      agent: config.push.caFile
+        ? new HttpsAgent({ ca: [...rootCertificates, readFileSync(config.push.caFile, 'utf8')] })
+        : undefined,
+    },
+    presence,
+  );
+  push.notifier = notifier;
   registerMediaMetrics(
     metrics.registry,
     new MediaCollector({
@@ -186,8 +209,16 @@ export async function createApp(config: Config): Promise<App> {
     perMinute: config.rateLimits.auth,
   });
   registerApiTokenRoutes(fastify, db, authenticate, config.rateLimits.api);
-  const directory = new RoomDirectory(db, roomPresence(rooms, cluster));
+  const directory = new RoomDirectory(db, presence);
   registerRoomRoutes(fastify, directory, rooms, authenticate, config.rateLimits.api);
+  registerPushRoutes(fastify, {
+    db,
+    notifier,
+    directory,
+    authenticate,
+    policy: { hosts: config.push.hosts },
+    perMinute: config.rateLimits.api,
+  });
   registerMessageRoutes(fastify, db, rooms, authenticate, config.rateLimits.api);
   await fastify.register(fastifyMultipart, { limits: { fileSize: config.attachments.maxBytes, files: 1 } });
   const storage = new LocalDiskStorage(config.attachments.dir);

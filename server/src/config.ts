@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { describeIssues } from '@meet/protocol';
 import { roomTokenConfig, type RoomTokenConfig } from './auth/room-tokens.js';
 import { oidcProvidersFromEnv, type OidcProviderConfig } from './auth/oidc.js';
+import { defaultPushServiceHosts } from './notifications/subscriptions.js';
 import type { TurnConfig } from './auth/turn-credentials.js';
 import { defaultParticipantLimits, type ParticipantLimits } from './participant/limits.js';
 
@@ -116,6 +117,12 @@ const envSchema = z.object({
   API_RATE_LIMIT: positiveInt(1_000_000).default(300),
   AUTH_RATE_LIMIT: positiveInt(1_000_000).default(10),
   GUEST_ACCESS: z.enum(['true', 'false']).default('true'),
+  PUSH_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, 'PUSH_SUBJECT is a mailto: or https: URL')
+    .optional(),
+  PUSH_SERVICE_HOSTS: commaList.optional(),
+  PUSH_CA_FILE: z.string().min(1).optional(),
   PUBLIC_URL: z
     .string()
     .regex(/^https?:\/\/[^/\s]+$/, 'PUBLIC_URL is scheme://host[:port], without a path')
@@ -193,6 +200,8 @@ export interface Config {
   oidcProviders: OidcProviderConfig[];
   /** The site's public URL (PUBLIC_URL): OpenID Connect redirect URIs; else each request's origin. */
   publicUrl: string | undefined;
+  /** Web push: the operator's contact for push services, and the push services sent to. */
+  push: { subject: string; hosts: string[]; caFile: string | undefined };
   /**
    * Prometheus metrics: with `token`, /metrics requires `Authorization: Bearer <token>`; with
    * `listen`, it is served on that separate address only. With neither it is not served.
@@ -328,6 +337,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     guestAccess: e.GUEST_ACCESS === 'true',
     oidcProviders,
     publicUrl: e.PUBLIC_URL,
+    push: {
+      subject:
+        e.PUSH_SUBJECT ?? (e.PUBLIC_URL?.startsWith('https://') ? e.PUBLIC_URL : 'mailto:admin@localhost'),
+      hosts: e.PUSH_SERVICE_HOSTS ?? defaultPushServiceHosts,
+      caFile: e.PUSH_CA_FILE,
+    },
     metrics: { token: e.METRICS_TOKEN, listen: e.METRICS_LISTEN },
     cluster: e.REDIS_URL
       ? {

@@ -132,6 +132,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
           oidcIssuer: 'https://id.example.com',
           oidcSubject: `author-${kind}`,
+          status: 'busy',
         },
       });
       const reader = await p.identity.create({
@@ -146,6 +147,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           lastReadSeq: 9007199254740993n,
           role: 'host',
           starred: true,
+          notify: 'all',
         },
       });
       const attachment = await p.attachment.create({
@@ -174,6 +176,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           editedAt: at,
           deletedAt: at,
           version: 3,
+          mentions: [reader.id],
         },
       });
       const reaction = await p.reaction.create({
@@ -216,6 +219,18 @@ for (const kind of ['embedded', 'postgres'] as const) {
           createdAt: at,
         },
       });
+      const pushSubscription = await p.pushSubscription.create({
+        data: {
+          identityId: reader.id,
+          endpoint: `https://push.example/${kind}`,
+          p256dh: 'BP256',
+          auth: 'auth',
+          createdAt: at,
+        },
+      });
+      const serverKey = await p.serverKey.create({
+        data: { name: `test-key-${kind}`, value: '{"publicKey":"x"}', createdAt: at },
+      });
       const written: Record<string, Record<string, unknown>> = {
         Room: room,
         Identity: author,
@@ -226,6 +241,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
         ApiToken: apiToken,
         Session: session,
         OidcLogin: oidcLogin,
+        PushSubscription: pushSubscription,
+        ServerKey: serverKey,
       };
       const readBack: Record<string, Record<string, unknown> | null> = {
         Room: await p.room.findUnique({ where: { id: room.id } }),
@@ -238,6 +255,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
         ApiToken: await p.apiToken.findUnique({ where: { id: apiToken.id } }),
         Session: await p.session.findUnique({ where: { id: session.id } }),
         OidcLogin: await p.oidcLogin.findUnique({ where: { state: `state-${kind}` } }),
+        PushSubscription: await p.pushSubscription.findUnique({ where: { id: pushSubscription.id } }),
+        ServerKey: await p.serverKey.findUnique({ where: { name: `test-key-${kind}` } }),
         Reaction: await p.reaction.findUnique({
           where: {
             messageId_emoji_identityId: { messageId: message.id, emoji: '👩‍💻', identityId: reader.id },

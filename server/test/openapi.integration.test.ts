@@ -18,6 +18,12 @@ import { RawPeer } from './support/raw-peer.js';
 
 const secret = 'openapi-test-room-token-secret-0123456789';
 const keeper = { email: 'keeper@example.com', password: 'keeper password 1' };
+const pushEndpoint = 'https://fcm.googleapis.com/fcm/send/openapi-test';
+// A browser's P-256 public key (65 bytes, uncompressed) and auth secret (16 bytes), base64url.
+const pushKeys = {
+  p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url'),
+  auth: Buffer.alloc(16, 9).toString('base64url'),
+};
 
 interface OpenApiOperation {
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
@@ -153,6 +159,8 @@ describe('OpenAPI document', () => {
       '/api/auth/oidc/{provider}/start',
       '/api/health',
       '/api/identity',
+      '/api/push/key',
+      '/api/push/subscriptions',
       '/api/room-token',
       '/api/rooms',
       '/api/rooms/{roomId}',
@@ -160,6 +168,7 @@ describe('OpenAPI document', () => {
       '/api/rooms/{roomId}/members',
       '/api/rooms/{roomId}/membership',
       '/api/rooms/{roomId}/messages',
+      '/api/rooms/{roomId}/notify',
       '/api/rooms/{roomId}/star',
       '/api/tokens',
       '/api/tokens/{id}',
@@ -208,6 +217,60 @@ describe('OpenAPI document', () => {
         { what: 'a bad room id', path: '/api/room-token', body: { roomId: 'Not A Room', token: 'x' } },
       ],
       'get /api/health': [{ what: 'a live node', path: '/api/health' }],
+      'get /api/push/key': [{ what: 'the VAPID key', path: '/api/push/key' }],
+      'post /api/push/subscriptions': [
+        {
+          what: 'a browser of a known push service',
+          path: '/api/push/subscriptions',
+          cookie: member.cookie,
+          body: { endpoint: pushEndpoint, expirationTime: null, keys: pushKeys },
+        },
+        {
+          what: 'another push service',
+          path: '/api/push/subscriptions',
+          cookie: member.cookie,
+          body: { endpoint: 'https://push.evil.example/x', keys: pushKeys },
+        },
+        {
+          what: 'no cookie',
+          path: '/api/push/subscriptions',
+          body: { endpoint: pushEndpoint, keys: pushKeys },
+        },
+      ],
+      'delete /api/push/subscriptions': [
+        {
+          what: 'it',
+          path: '/api/push/subscriptions',
+          cookie: member.cookie,
+          body: { endpoint: pushEndpoint },
+        },
+        {
+          what: 'gone already',
+          path: '/api/push/subscriptions',
+          cookie: member.cookie,
+          body: { endpoint: pushEndpoint },
+        },
+      ],
+      'put /api/rooms/{roomId}/notify': [
+        {
+          what: 'mentions',
+          path: `/api/rooms/${roomId}/notify`,
+          cookie: member.cookie,
+          body: { level: 'mentions' },
+        },
+        {
+          what: 'not a member',
+          path: `/api/rooms/${roomId}/notify`,
+          cookie: outsider.cookie,
+          body: { level: 'all' },
+        },
+        {
+          what: 'no such level',
+          path: `/api/rooms/${roomId}/notify`,
+          cookie: member.cookie,
+          body: { level: 'loud' },
+        },
+      ],
       'get /api/auth/oidc': [{ what: 'the providers', path: '/api/auth/oidc' }],
       'get /api/auth/oidc/{provider}/start': [
         { what: 'a provider', path: '/api/auth/oidc/test/start?returnTo=%2F' },
@@ -525,8 +588,8 @@ describe('OpenAPI document', () => {
         seen.some((status) => status < 400),
         `${operation}: a success was seen (${seen.join(', ')})`,
       );
-      // (Health and the list of sign-in providers refuse nothing.)
-      if (operation !== 'get /api/health' && operation !== 'get /api/auth/oidc')
+      // (Health, the list of sign-in providers and the push key refuse nothing.)
+      if (!['get /api/health', 'get /api/auth/oidc', 'get /api/push/key'].includes(operation))
         assert.ok(
           seen.some((status) => status >= 400 && status < 500),
           `${operation}: a refusal was seen (${seen.join(', ')})`,

@@ -28,6 +28,8 @@ export interface ChatRoom {
   readonly metrics: ServerMetrics;
   readonly log: FastifyBaseLogger;
   joinedParticipants(): Participant[];
+  /** Messages stored by this node (told already): for what follows, such as web push. */
+  messagesStored(messages: readonly ChatMessage[]): void;
 }
 
 interface Send {
@@ -133,6 +135,7 @@ export class RoomChat {
     } else {
       this.#announce(created);
     }
+    if (created.length > 0) room.messagesStored(created.map((sent) => sent.message));
     if (sends.length > 1)
       room.log.debug({ messages: sends.length, stored: created.length }, 'chat batch stored');
     return outcomes;

@@ -15,6 +15,7 @@ export interface RoomSummary {
   topic: string | null;
   role: MemberRole;
   starred: boolean;
+  notify: 'off' | 'mentions' | 'all';
   locked: boolean;
   createdAt: string;
   unread: number;
@@ -37,6 +38,7 @@ interface SummaryRow {
   name: string | null;
   topic: string | null;
   starred: boolean;
+  notify: 'off' | 'mentions' | 'all';
   role: MemberRole;
   locked: boolean;
   createdAt: Date;
@@ -56,7 +58,7 @@ async function summaries(
 ): Promise<RoomSummary[]> {
   // "Visible": public, or a private message the identity wrote or received.
   const rows = await db.$queryRaw<SummaryRow[]>`
-    SELECT r."id", r."name", r."topic", m."starred", m."role"::text AS "role", r."locked",
+    SELECT r."id", r."name", r."topic", m."starred", m."notify"::text AS "notify", m."role"::text AS "role", r."locked",
       r."created_at" AS "createdAt",
       (SELECT count(*) FROM "messages" AS x
         WHERE x."room_id" = r."id" AND x."seq" > m."last_read_seq" AND x."deleted_at" IS NULL
@@ -85,6 +87,7 @@ async function summaries(
     name: row.name,
     topic: row.topic,
     starred: row.starred,
+    notify: row.notify,
     role: row.role,
     locked: row.locked,
     createdAt: row.createdAt.toISOString(),
@@ -155,6 +158,15 @@ export class RoomDirectory {
       data: { name: blankIsNull(change.name), topic: blankIsNull(change.topic) },
       select: { name: true, topic: true },
     });
+  }
+
+  /** What web push the member wants of the room. */
+  async setNotify(identityId: string, roomId: string, notify: 'off' | 'mentions' | 'all'): Promise<void> {
+    const { count } = await this.#db.membership.updateMany({
+      where: { roomId, identityId },
+      data: { notify },
+    });
+    if (count === 0) throw notFound('no such room among yours');
   }
 
   async star(identityId: string, roomId: string, starred: boolean): Promise<void> {

@@ -40,6 +40,8 @@ export interface RoomOptions {
   iceConfig: (participantId: string) => ResponseData<'getIceServers'>;
   /** With several nodes: the other nodes' participants of a room reach it through this. */
   cluster?: Cluster | undefined;
+  /** Messages this node stored for a room (after they were told): web push, for one. */
+  onMessagesStored?: ((roomId: string, messages: readonly ChatMessage[]) => void) | undefined;
 }
 
 /** Told by each node to its own participants: every node works them out from its own media. */
@@ -83,6 +85,11 @@ export class Room extends EventEmitter<{ close: [] }> {
     const link = options.cluster?.link(this);
     this.link = link;
     if (link) this.chat.spanNodes((batch) => link.publish({ t: 'chat', batch }));
+  }
+
+  /** Messages this node just stored (and told): passed on to onMessagesStored. */
+  messagesStored(messages: readonly ChatMessage[]): void {
+    this.#options.onMessagesStored?.(this.id, messages);
   }
 
   /** Resolves once the room knows who is on other nodes (at once on a single node). */
