@@ -27,6 +27,8 @@ export const attachmentInfoSchema = z.object({
   fileName: z.string(),
   mimeType: z.string(),
   size: z.number().int().nonnegative(),
+  /** An audio note's length in ms (recorded in the composer); null for any other file. */
+  durationMs: z.number().int().positive().nullable(),
   /** Download URL (members only; the identity cookie authorizes it). */
   url: z.string(),
 });

@@ -158,6 +158,7 @@ for (const database of databases) {
         fileName: 'photo.png',
         mimeType: 'image/png',
         size: png.length,
+        durationMs: null,
         url: `/api/attachments/${attachment.id}`,
       });
       const row = await server.app.database.prisma.attachment.findUniqueOrThrow({

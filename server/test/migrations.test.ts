@@ -159,6 +159,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
           size: 68,
           storageKey: `key-${kind}`,
           createdAt: at,
+          durationMs: 2140,
         },
       });
       const message = await p.message.create({

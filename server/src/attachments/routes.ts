@@ -97,6 +97,19 @@ async function readHead(
   return { head: Buffer.concat(parts), complete: false };
 }
 
+/** An audio note (recorded in the composer) says how long it is: at most 10 minutes. */
+const uploadQuery = z
+  .object({
+    durationMs: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 60_000)
+      .optional()
+      .describe('an audio note’s length in ms, as its recorder measured it'),
+  })
+  .strict();
+
 export function registerAttachmentRoutes(
   app: FastifyInstance,
   { db, storage, maxBytes, uploadsPerMinute }: AttachmentRoutesOptions,
@@ -117,6 +130,7 @@ export function registerAttachmentRoutes(
         consumes: ['multipart/form-data'],
         security: [{ identityCookie: [] }],
         params: uploadParams,
+        querystring: uploadQuery,
         response: {
           201: attachmentUploadResponseSchema,
           ...errors(400, 401, 403, 413, 415),
@@ -132,6 +146,7 @@ export function registerAttachmentRoutes(
     },
     async (request, reply) => {
       const { roomId } = request.params;
+      const { durationMs } = request.query;
       const identity = await identityFromRequest(db, request);
       if (!identity) return fail(reply, 401, noIdentity);
       if (!(await isMember(db, roomId, identity.id)))
@@ -176,6 +191,11 @@ export function registerAttachmentRoutes(
         await drain(chunks);
         return fail(reply, 415, verdict.reason);
       }
+      // An audio note: the recording's length goes with audio (a recorder's WebM or Ogg) only.
+      if (durationMs !== undefined && !/^(audio\/|video\/webm$|video\/ogg$)/.test(verdict.mimeType)) {
+        await drain(chunks);
+        return fail(reply, 400, `durationMs is for audio notes, and ${fileName} is ${verdict.mimeType}`);
+      }
 
       // Text stays text only if all of it is UTF-8 without NUL bytes, not just the head.
       const text = detection.kind === 'known' && detection.family === 'text' ? textValidator() : null;
@@ -217,8 +237,16 @@ export function registerAttachmentRoutes(
 
       try {
         const attachment = await db.attachment.create({
-          data: { roomId, uploaderId: identity.id, fileName, mimeType: verdict.mimeType, size, storageKey },
-          select: { id: true, fileName: true, mimeType: true, size: true },
+          data: {
+            roomId,
+            uploaderId: identity.id,
+            fileName,
+            mimeType: verdict.mimeType,
+            size,
+            storageKey,
+            durationMs: durationMs ?? null,
+          },
+          select: { id: true, fileName: true, mimeType: true, size: true, durationMs: true },
         });
         request.log.info(
           { roomId, attachmentId: attachment.id, size, mimeType: verdict.mimeType },

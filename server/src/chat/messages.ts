@@ -7,7 +7,7 @@ import { badRequest, conflict, forbidden, notFound } from '../signaling/errors.j
 import { isMember } from './membership.js';
 
 export const include = {
-  attachment: { select: { id: true, fileName: true, mimeType: true, size: true } },
+  attachment: { select: { id: true, fileName: true, mimeType: true, size: true, durationMs: true } },
   reactions: {
     select: { emoji: true, identityId: true },
     orderBy: { createdAt: 'asc' },
@@ -15,7 +15,13 @@ export const include = {
 } as const;
 
 export type Row = NonNullable<Awaited<ReturnType<Db['message']['findFirst']>>> & {
-  attachment: { id: string; fileName: string; mimeType: string; size: number } | null;
+  attachment: {
+    id: string;
+    fileName: string;
+    mimeType: string;
+    size: number;
+    durationMs: number | null;
+  } | null;
   reactions: Array<{ emoji: string; identityId: string }>;
 };
 
@@ -140,6 +146,7 @@ export async function prepareSend(db: Db, input: SendInput): Promise<PreparedSen
       fileName: found.fileName,
       mimeType: found.mimeType,
       size: found.size,
+      durationMs: found.durationMs,
     };
   }
   return { pending };

@@ -1,8 +1,10 @@
 // Uploads a file to the room (the identity cookie authorizes it); returns the attachment id.
-export async function uploadAttachment(roomId: string, file: File): Promise<string> {
+// An audio note says how long it is (`durationMs`).
+export async function uploadAttachment(roomId: string, file: File, durationMs?: number): Promise<string> {
   const form = new FormData();
   form.append('file', file, file.name);
-  const response = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/attachments`, {
+  const query = durationMs === undefined ? '' : `?durationMs=${Math.max(1, Math.round(durationMs))}`;
+  const response = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/attachments${query}`, {
     method: 'POST',
     body: form,
   });

@@ -1,0 +1,2 @@
+-- Audio notes: an attachment recorded in the composer carries its length.
+ALTER TABLE "attachments" ADD COLUMN "duration_ms" INTEGER;
