@@ -121,6 +121,7 @@ for (const database of ['embedded', 'postgres'] as const) {
           locked: false,
           hands: [],
           lobby: [],
+          selfStatus: 'available',
           activeSpeaker: null,
         },
       );
