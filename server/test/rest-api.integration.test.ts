@@ -311,8 +311,8 @@ for (const database of ['embedded', 'postgres'] as const) {
           (r) => r.id === roomId,
         );
       assert.deepEqual((await roomFor(ann))?.present, [
-        { identityId: ann.id, displayName: 'Ann', inCall: false, away: false },
-        { identityId: ben.id, displayName: 'Ben', inCall: false, away: false },
+        { identityId: ann.id, displayName: 'Ann', inCall: false, away: false, busy: false },
+        { identityId: ben.id, displayName: 'Ben', inCall: false, away: false, busy: false },
       ]);
       // Ben enters the call (media transports) and a second tab of his goes away: still in the call.
       await benPeer.ok('createWebRtcTransport', { direction: 'recv' });
@@ -326,6 +326,7 @@ for (const database of ['embedded', 'postgres'] as const) {
           displayName: 'Ben',
           inCall: true,
           away: false,
+          busy: false,
         },
       );
 
