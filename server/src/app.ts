@@ -227,6 +227,7 @@ export async function createApp(config: Config): Promise<App> {
     storage,
     maxBytes: config.attachments.maxBytes,
     uploadsPerMinute: config.rateLimits.uploads,
+    authenticate,
   });
   const cleanup = scheduleAttachmentCleanup(
     {

@@ -143,7 +143,7 @@ for (const database of ['embedded', 'postgres'] as const) {
       assert.match(bad.body.message, /each scope once/);
     });
 
-    test('a bot posts: told at once to those connected, in order with theirs, once per clientId', async () => {
+    test('a bot posts: told at once to those connected, in order with theirs, once per clientId; it shares files', async () => {
       const roomId = `rest-post-${database}`;
       const annPeer = await joinAs(roomId, ann);
       const benPeer = await joinAs(roomId, ben);
@@ -200,6 +200,43 @@ for (const database of ['embedded', 'postgres'] as const) {
         ['from the panel'],
       );
       assert.equal(older.body.hasMore, false);
+
+      // A bot shares a file: uploaded and posted with its token, downloaded with messages:read.
+      const upload = async (secret: string) => {
+        const form = new FormData();
+        form.append('file', new Blob(['build log: all green']), 'build.log');
+        return fetch(new URL(`/api/rooms/${roomId}/attachments`, server.url), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}` },
+          body: form,
+        });
+      };
+      const reader = await token(ann, ['messages:read']);
+      const refusedUpload = await upload(reader.secret);
+      assert.equal(refusedUpload.status, 403);
+      assert.match(
+        ((await refusedUpload.json()) as { message: string }).message,
+        /lacks the scope messages:write/,
+      );
+      const uploaded = await upload(bot.secret);
+      assert.equal(uploaded.status, 201);
+      const { attachment } = (await uploaded.json()) as { attachment: { id: string; url: string } };
+      const withFile = await call(
+        'POST',
+        `/api/rooms/${roomId}/messages`,
+        { bearer: bot.secret },
+        {
+          clientId: 'bot-file-0001',
+          text: 'the log',
+          attachmentId: attachment.id,
+        },
+      );
+      assert.equal(withFile.status, 201);
+      const download = await fetch(new URL(attachment.url, server.url), {
+        headers: { authorization: `Bearer ${reader.secret}` },
+      });
+      assert.equal(download.status, 200);
+      assert.equal(await download.text(), 'build log: all green');
 
       const outsider = await createIdentity(server.url, 'Out');
       const refused = await call(

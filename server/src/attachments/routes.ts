@@ -10,7 +10,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { apiErrorSchema, attachmentUploadResponseSchema, roomIdSchema, uuidSchema } from '@meet/protocol';
-import { identityFromRequest } from '../auth/identity.js';
+import type { Authenticate } from '../auth/api-auth.js';
+import { apiSecurity } from '../room/room-routes.js';
 import { isMember } from '../chat/membership.js';
 import { attachmentUrl } from '../chat/messages.js';
 import type { Db } from '../db/database.js';
@@ -31,6 +32,8 @@ export interface AttachmentRoutesOptions {
   maxBytes: number;
   /** Uploads per minute and client address. */
   uploadsPerMinute: number;
+  /** The identity cookie, or an API token (messages:write to upload, messages:read to download). */
+  authenticate: Authenticate;
 }
 
 const fileField = 'file';
@@ -52,8 +55,6 @@ const statusText: Record<Status, string> = {
 function fail(reply: FastifyReply, status: Status, message: string) {
   return reply.code(status).send({ error: statusText[status], message });
 }
-
-const noIdentity = 'no identity: POST /api/identity first';
 
 /** "25 MB", "1.5 MB", "0.002 MB (2048 bytes)": the limit as people read it (MB = 1024²). */
 export function describeLimit(maxBytes: number): string {
@@ -112,7 +113,7 @@ const uploadQuery = z
 
 export function registerAttachmentRoutes(
   app: FastifyInstance,
-  { db, storage, maxBytes, uploadsPerMinute }: AttachmentRoutesOptions,
+  { db, storage, maxBytes, uploadsPerMinute, authenticate }: AttachmentRoutesOptions,
 ): void {
   const tooLarge = (fileName: string) =>
     `${fileName} is too large: attachments are limited to ${describeLimit(maxBytes)}`;
@@ -128,7 +129,7 @@ export function registerAttachmentRoutes(
         summary: 'Share a file in a room (members only); post it in a chat message afterwards',
         description: `multipart/form-data with one file field named "${fileField}". The type is detected from the content; HTML, SVG and executables are refused (415).`,
         consumes: ['multipart/form-data'],
-        security: [{ identityCookie: [] }],
+        security: apiSecurity,
         params: uploadParams,
         querystring: uploadQuery,
         response: {
@@ -147,8 +148,9 @@ export function registerAttachmentRoutes(
     async (request, reply) => {
       const { roomId } = request.params;
       const { durationMs } = request.query;
-      const identity = await identityFromRequest(db, request);
-      if (!identity) return fail(reply, 401, noIdentity);
+      const caller = await authenticate(request, reply, 'messages:write');
+      if (!caller) return reply;
+      const { identity } = caller;
       if (!(await isMember(db, roomId, identity.id)))
         return fail(reply, 403, `only participants of room ${roomId} may share files in it`);
       if (!request.isMultipart())
@@ -270,7 +272,7 @@ export function registerAttachmentRoutes(
     summary: 'Download a shared file',
     description:
       'The file itself (200, its type, `Content-Disposition` inline for images, audio and video, attachment otherwise). Members of its room; a private message’s file to its two people; an upload not yet posted to its uploader.',
-    security: [{ identityCookie: [] }],
+    security: apiSecurity,
     response: {
       200: {
         description: 'the file',
@@ -280,8 +282,9 @@ export function registerAttachmentRoutes(
     },
   };
   app.get('/api/attachments/:id', { schema: downloadSchema }, async (request, reply) => {
-    const identity = await identityFromRequest(db, request);
-    if (!identity) return fail(reply, 401, noIdentity);
+    const caller = await authenticate(request, reply, 'messages:read');
+    if (!caller) return reply;
+    const { identity } = caller;
     const params = downloadParams.safeParse(request.params);
     if (!params.success) return fail(reply, 404, 'attachment not found');
     const attachment = await db.attachment.findUnique({
