@@ -115,6 +115,7 @@ export async function createApp(config: Config): Promise<App> {
   const rooms = new RoomRegistry(fastify.log, {
     cluster,
     onMessagesStored: (roomId, messages) => void push.notifier?.messagesStored(roomId, messages),
+    onStatusChanged: () => push.notifier?.forget(),
     db,
     metrics,
     pool,

@@ -34,6 +34,12 @@ export interface PushOptions {
 /** What a person hears of a room (memberships.notify). */
 type Level = 'off' | 'mentions' | 'all';
 
+/**
+ * Who listens to a room is read at most this often per room (a busy room stores a batch
+ * every few milliseconds): a change made on another node applies within this long.
+ */
+export const listenersTtlMs = 5000;
+
 export class PushNotifier {
   readonly #db: Db;
   readonly #log: FastifyBaseLogger;
@@ -41,6 +47,8 @@ export class PushNotifier {
   readonly #presence: PresenceLookup;
   /** Pushes sent (by outcome), for tests and metrics. */
   readonly sent = { delivered: 0, gone: 0, failed: 0 };
+  /** Per room: who asked for its pushes and is not busy, as read at `at`. */
+  readonly #listeners = new Map<string, { at: number; level: Map<string, Level> }>();
 
   constructor(db: Db, log: FastifyBaseLogger, options: PushOptions, presence: PresenceLookup) {
     this.#db = db;
@@ -65,15 +73,30 @@ export class PushNotifier {
     }
   }
 
-  async #notify(roomId: string, messages: ChatMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const listeners = await this.#db.membership.findMany({
+  /** A room's listeners changed here (a level set, a status): read them again next time. */
+  forget(roomId?: string): void {
+    if (roomId === undefined) this.#listeners.clear();
+    else this.#listeners.delete(roomId);
+  }
+
+  async #listenersOf(roomId: string): Promise<Map<string, Level>> {
+    const cached = this.#listeners.get(roomId);
+    if (cached && Date.now() - cached.at < listenersTtlMs) return cached.level;
+    const rows = await this.#db.membership.findMany({
       where: { roomId, notify: { not: 'off' }, identity: { status: 'available' } },
       select: { identityId: true, notify: true },
     });
-    if (listeners.length === 0) return;
-    const level = new Map<string, Level>(listeners.map((l) => [l.identityId, l.notify]));
-    const connected = listeners.some((l) => l.notify === 'all')
+    const level = new Map<string, Level>(rows.map((row) => [row.identityId, row.notify]));
+    if (this.#listeners.size > 10_000) this.#listeners.clear();
+    this.#listeners.set(roomId, { at: Date.now(), level });
+    return level;
+  }
+
+  async #notify(roomId: string, messages: ChatMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const level = await this.#listenersOf(roomId);
+    if (level.size === 0) return;
+    const connected = [...level.values()].includes('all')
       ? new Set((await this.#presence([roomId])).get(roomId)?.map((p) => p.identityId) ?? [])
       : new Set<string>();
     const room = await this.#db.room.findUnique({ where: { id: roomId }, select: { name: true } });

@@ -110,6 +110,7 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRouteOptio
       if (!caller) return reply;
       return answerRefusals(request, reply, async () => {
         await options.directory.setNotify(caller.identity.id, request.params.roomId, request.body.level);
+        options.notifier.forget(request.params.roomId);
         return reply.code(204).send(null);
       });
     },

@@ -230,6 +230,7 @@ export const handlers: Handlers = {
   setStatus: async (participant, { status }) => {
     const { room, identity } = participant;
     await setStatusOf(room.db, identity.id, status);
+    room.statusChanged();
     // Every connection of this person here shows it (their other rooms when they next join).
     for (const connection of room.participantsOf(identity.id)) {
       connection.busy = status === 'busy';

@@ -42,6 +42,8 @@ export interface RoomOptions {
   cluster?: Cluster | undefined;
   /** Messages this node stored for a room (after they were told): web push, for one. */
   onMessagesStored?: ((roomId: string, messages: readonly ChatMessage[]) => void) | undefined;
+  /** Someone's status changed (busy gets no push): what caches it reads again. */
+  onStatusChanged?: (() => void) | undefined;
 }
 
 /** Told by each node to its own participants: every node works them out from its own media. */
@@ -85,6 +87,11 @@ export class Room extends EventEmitter<{ close: [] }> {
     const link = options.cluster?.link(this);
     this.link = link;
     if (link) this.chat.spanNodes((batch) => link.publish({ t: 'chat', batch }));
+  }
+
+  /** A person here set their status: passed on to onStatusChanged. */
+  statusChanged(): void {
+    this.#options.onStatusChanged?.();
   }
 
   /** Messages this node just stored (and told): passed on to onMessagesStored. */
