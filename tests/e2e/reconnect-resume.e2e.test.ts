@@ -79,8 +79,11 @@ test('a dropped signaling socket comes back as the same participant (resume), se
     async () => (await participantsOf(roomId)).map((p) => p.displayName).sort(),
     (names) => JSON.stringify(names) === JSON.stringify(['Alice', 'Bob']),
   );
-  const bobTiles = await alice.locator('[data-testid="tile"][data-name="Bob"]').count();
-  assert.equal(bobTiles, 1, 'Alice sees Bob once');
+  // (The room holds the new Bob once he connected; Alice's page shows him once he joined.)
+  const bobTiles = () => alice.locator('[data-testid="tile"][data-name="Bob"]').count();
+  await waitFor('Alice sees Bob again', bobTiles, (n) => n >= 1);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(await bobTiles(), 1, 'Alice sees Bob once');
   await assertMediaFlows(alice, ['Bob'], 'Alice');
   await assertMediaFlows(bob, ['Alice'], 'Bob');
 });
