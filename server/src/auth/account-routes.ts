@@ -74,13 +74,7 @@ export function registerAccountRoutes(app: FastifyInstance, options: AccountRout
     reason: string,
     sessionId?: string,
   ): Promise<void> {
-    await Promise.all(
-      roomIds.map((roomId) =>
-        rooms.withRoom(roomId, async (room) =>
-          sessionId ? room.disconnectSession(sessionId, reason) : room.disconnectIdentity(identityId, reason),
-        ),
-      ),
-    );
+    await rooms.disconnect(roomIds, { identityId, sessionId }, reason);
   }
 
   api.get(

@@ -147,13 +147,12 @@ export function registerOidcRoutes(app: FastifyInstance, options: OidcRouteOptio
         // The session it began with ends (a guest's went with the merge; another account's here).
         if (began && began.identity.id !== identityId)
           await revokeSession(db, began.identity.id, began.id).catch(() => undefined);
-        await Promise.all(
-          mergedRooms.map((roomId) =>
-            options.rooms.withRoom(roomId, async (room) =>
-              room.disconnectIdentity(guestId as string, 'you signed in: reload to continue as your account'),
-            ),
-          ),
-        );
+        if (guestId)
+          await options.rooms.disconnect(
+            mergedRooms,
+            { identityId: guestId },
+            'you signed in: reload to continue as your account',
+          );
         await startSession(db, request, reply, identityId, options.cookie);
         request.log.info(
           { provider, identityId, fromGuest: guestId !== undefined },

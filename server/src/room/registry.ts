@@ -40,6 +40,26 @@ export class RoomRegistry {
     }
   }
 
+  /**
+   * Closes an identity's connections (or only one session's) in these rooms, on every node,
+   * each told why: it signed out, was revoked, or was merged into an account.
+   */
+  async disconnect(
+    roomIds: readonly string[],
+    who: { identityId: string; sessionId?: string | undefined },
+    reason: string,
+  ): Promise<void> {
+    await Promise.all(
+      roomIds.map((roomId) =>
+        this.withRoom(roomId, async (room) =>
+          who.sessionId
+            ? room.disconnectSession(who.sessionId, reason)
+            : room.disconnectIdentity(who.identityId, reason),
+        ),
+      ),
+    );
+  }
+
   get(roomId: string): Room | undefined {
     const room = this.#rooms.get(roomId);
     return room && !room.closed ? room : undefined;
