@@ -109,6 +109,8 @@ export const requests = {
   pauseProducer: { data: byProducer, response: empty },
   resumeProducer: { data: byProducer, response: empty },
   closeProducer: { data: byProducer, response: empty },
+  // One consumer per producer and participant: asked again on the same receive transport
+  // (an answer lost to a timeout), the same consumer is answered; on another one, 409.
   consume: {
     data: z.object({ transportId: idSchema, producerId: idSchema }).strict(),
     response: z.object({

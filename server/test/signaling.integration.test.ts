@@ -211,11 +211,20 @@ describe('a valid flow', () => {
     assert.equal(serverBob?.consumers.get(consumer.id)?.paused, true, 'consumers start paused');
     assert.deepEqual(await bob.peer.ok('resumeConsumer', { consumerId: consumer.id }), {});
     assert.equal(serverBob?.consumers.get(consumer.id)?.paused, false);
+    // Asked again (an answer lost to a timeout): the same consumer, not a second one; on
+    // another receive transport, refused.
+    const again = await bob.peer.ok<{ id: string }>('consume', {
+      transportId: bobRecv,
+      producerId: produced.id,
+    });
+    assert.equal(again.id, consumer.id);
+    assert.equal(serverBob?.consumers.size, 1);
+    const otherRecv = (await bob.peer.ok<{ id: string }>('createWebRtcTransport', { direction: 'recv' })).id;
     await bob.peer.fails(
       'consume',
-      { transportId: bobRecv, producerId: produced.id },
+      { transportId: otherRecv, producerId: produced.id },
       409,
-      /already consuming/,
+      /already consuming producer .* on transport/,
     );
 
     await alice.peer.ok('pauseProducer', { producerId: produced.id });

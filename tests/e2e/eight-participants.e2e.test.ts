@@ -7,23 +7,43 @@ import { joinRoom, newParticipantPage, statsOf } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
 
 const fixture = useServerAndBrowser();
+const warnings: string[] = [];
 
-// Skipped until it is fixed (issue 9/10 notes of 2026-12-03): since that afternoon it fails in
-// every full run here, and alone, with one participant's video (P8, the last to join)
-// reaching none of the seven others while its audio does (49/56 paths after 180 s) — the
-// pattern of an off-page video, but a run of 2026-12-03 (night, load 35-40) showed every
-// page's grid holding all eight tiles (page size 25), with some remote tiles' video off (P1
-// saw P6 off; P2 saw P8 and P3 off): not pagination. On failure the test logs what the server
-// forwards to each page and what each page shows: run it on a quiet machine to read that.
+// Skipped (since 2026-12-03): eight pages saturate this 2-core machine (load average 28-35)
+// and some path fails to flow within 180 s in about half the runs here. Two causes so far:
+// - Found and fixed on 2026-12-04: every page's `consume` of the last joiner's camera timed
+//   out in the browser (protoo's ~22 s) while the busy server still made the consumer; the
+//   page never asked again and that camera reached nobody. The web app now asks again and the
+//   server answers a repeat with the same consumer (consume-retry.e2e.test.ts proves it).
+// - Still open: in a run after that fix (2026-12-04, load 28), 55 of 56 paths flowed; P7's
+//   page showed P8's tile with video on and the server forwarded it, but P7's inbound P8
+//   video or audio did not grow between two samples within 180 s. Alone, runs passed in 228
+//   and 324 s and failed twice (before the fix: the consume timeout; after it: this).
+// - Since then (2026-12-04, with a page that reconnects also joining again when its join gets
+//   no answer): 4 of 4 runs alone passed, in 200, 268, 335 and 227 s. One unexplained failure
+//   in the six runs since the consume fix is still too many for CI.
+// Run it by hand: MEET_RUN_EIGHT=1 node --import tsx --test tests/e2e/eight-participants.e2e.test.ts
+// On failure the test logs what the server forwards, what each camera sends, the pages'
+// warnings (a retried consume shows there) and what each page shows.
 test(
   'eight participants in one room all receive each other',
-  { skip: 'P8 video reaches nobody: see the comment above (not an off-page tile: page size 25)' },
+  {
+    skip: process.env.MEET_RUN_EIGHT
+      ? false
+      : 'a path may fail to flow on 2 saturated cores: see the comment above',
+  },
   async () => {
     const roomId = `e2e-eight-${Date.now()}`;
     const names = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
     const pages: Page[] = [];
     for (const name of names) {
       const { page } = await newParticipantPage(fixture.browser, fixture.server.url);
+      // For a failure's log: what each page warned of (a consume or a view that failed).
+      page.on('console', (message) => {
+        if (message.type() === 'warning' || message.type() === 'error')
+          warnings.push(`${name}: ${message.text().slice(0, 300)}`);
+      });
+      page.on('pageerror', (error) => warnings.push(`${name}: page error ${error.message.slice(0, 300)}`));
       // Eight pages each decoding seven videos saturate two cores: the later pages load and
       // join slowly (30 s was seen not to be enough for the name field to appear). What is
       // asserted is that media flows on every path, not how fast a crowded machine loads.
@@ -66,6 +86,7 @@ test(
       await new Promise((r) => setTimeout(r, 1000));
     }
 
+    for (const warning of warnings) console.log(`[eight] page warned: ${warning}`);
     const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
     assert.equal(room?.joinedParticipants().length, 8);
     // 8 peers x 7 others x (audio + video) consumers on the server.
@@ -88,6 +109,22 @@ async function logWhyMissing(roomId: string, pages: Page[], names: string[]): Pr
       );
     console.log(`[eight] server → ${viewer.displayName}: ${video.join(' ')}`);
   }
+  // What each camera sends the server (per encoding: kbit/s and score), and the highest layer
+  // the server asks of it (dynacast, -1: nobody views it).
+  for (const owner of participants) {
+    for (const producer of owner.producers.values()) {
+      if (producer.kind !== 'video' || producer.closed) continue;
+      const stats = await producer.getStats().catch(() => []);
+      const sent = stats
+        .map((s) => `${s.rid ?? s.ssrc}:${Math.round(s.bitrate / 1000)}k/${s.score}`)
+        .join(' ');
+      console.log(
+        `[eight] ${owner.displayName}'s camera (worker ${owner.media?.place.workerIndex}): asked layer ${owner.media?.roomMedia.wantedLayer(producer.id)}, ` +
+          `paused ${producer.paused}, sends ${sent || 'nothing'}`,
+      );
+    }
+  }
+  for (const warning of warnings) console.log(`[eight] page warned: ${warning}`);
   for (const [i, page] of pages.entries()) {
     const tiles = await page
       .locator('[data-testid="tile"]')

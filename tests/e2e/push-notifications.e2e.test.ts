@@ -42,6 +42,11 @@ test('a delivered push is shown by the service worker; its link opens the room a
     });
   });
   await cdp.send('ServiceWorker.enable');
+  // DevTools answers a delivery before it is made and drops its outcome: a push that went
+  // nowhere (most likely: the registration not yet stored, which follows `ready`) is lost
+  // without a word.
+  // Seen once in a fresh-clone run (nothing shown in 20 s). A push service would hold the
+  // message; here it is delivered again until shown, and a repeat replaces its copy (same tag).
   const deliver = async (payload: unknown) =>
     cdp.send('ServiceWorker.deliverPushMessage', {
       origin,
@@ -54,18 +59,28 @@ test('a delivered push is shown by the service worker; its link opens the room a
       .then((list) => list.map((n) => ({ title: n.title, body: n.body, url: n.data && n.data.url })))`) as Promise<
       Shown[]
     >;
+  const deliverUntilShown = async (payload: Shown & { tag: string }, what: string, count: number) => {
+    const deadline = Date.now() + 20_000;
+    for (let attempt = 1; ; attempt++) {
+      await deliver(payload);
+      const until = Math.min(Date.now() + 3000, deadline);
+      while (Date.now() < until) {
+        const list = await shown();
+        if (list.length === count) return list;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const list = await shown();
+      if (list.length === count) return list;
+      if (Date.now() >= deadline)
+        assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(list)}`);
+      console.log(`${what}: not shown after delivery ${attempt}; delivering again`);
+    }
+  };
 
-  await deliver({
-    title: `Bo in ${roomId}`,
-    body: 'look at this',
-    url: `/r/${roomId}#m=${messageId}`,
-    tag: roomId,
-  });
-  const [notification] = await waitFor(
+  const [notification] = await deliverUntilShown(
+    { title: `Bo in ${roomId}`, body: 'look at this', url: `/r/${roomId}#m=${messageId}`, tag: roomId },
     'the notification is shown',
-    shown,
-    (list) => list.length === 1,
-    quick,
+    1,
   );
   assert.deepEqual(notification, {
     title: `Bo in ${roomId}`,
@@ -74,8 +89,11 @@ test('a delivered push is shown by the service worker; its link opens the room a
   });
 
   // A link off this site is not kept (the click would open the app's home instead).
-  await deliver({ title: 'Elsewhere', body: 'x', url: 'https://evil.example/', tag: 'other' });
-  const list = await waitFor('the second notification', shown, (l) => l.length === 2, quick);
+  const list = await deliverUntilShown(
+    { title: 'Elsewhere', body: 'x', url: 'https://evil.example/', tag: 'other' },
+    'the second notification',
+    2,
+  );
   assert.equal(list.find((n) => n.title === 'Elsewhere')?.url, '/');
 
   // What a click opens (a new window at the link): the room at the message, marked.

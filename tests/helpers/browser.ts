@@ -100,6 +100,8 @@ export async function launchBrowser(options: ChromiumOptions = {}): Promise<Brow
   }
 }
 
+let pagesOpened = 0;
+
 export async function newParticipantPage(
   browser: Browser,
   baseUrl: string,
@@ -112,7 +114,83 @@ export async function newParticipantPage(
   });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+  // Debugging aid: MEET_TEST_PAGE_CONSOLE=1 prints the pages' console warnings and errors.
+  if (process.env.MEET_TEST_PAGE_CONSOLE) {
+    const label = `page ${++pagesOpened}`;
+    page.on('console', (message) => {
+      if (message.type() === 'warning' || message.type() === 'error')
+        console.error(`[${label} ${message.type()}] ${message.text()}`);
+    });
+  }
   return { context, page };
+}
+
+/**
+ * Keeps every RTCPeerConnection the context's pages make in `window.__pcs`, so that a test can
+ * read what the browser itself reports (why an encoding is limited, the send-side estimate)
+ * beyond what the web app exposes. Diagnostics only; call before the page loads the app.
+ */
+export async function keepPeerConnections(context: BrowserContext): Promise<void> {
+  // tsx names the functions below with a `__name` helper the page does not have.
+  await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn' });
+  await context.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    const kept: RTCPeerConnection[] = [];
+    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = kept;
+    window.RTCPeerConnection = new Proxy(Original, {
+      construct: (target, args: ConstructorParameters<typeof RTCPeerConnection>) => {
+        const pc = new target(...args);
+        kept.push(pc);
+        return pc;
+      },
+    });
+  });
+}
+
+/** A protoo message of the page's signaling (a request, an answer or a notification). */
+export type SignalingMessage = Record<string, unknown>;
+
+/**
+ * Routes the page's signaling sockets through Playwright (call before the page connects).
+ * Each connection (numbered from 1) shows `onRequest` what the page sends; a server message
+ * for which `dropAnswer` returns true never reaches the page, and one for which `hold`
+ * returns a promise reaches it once that promise settles (the messages after it go on
+ * meanwhile). Returns the connections, each with `cut()`: both ends closed, as a lost
+ * network would (code 3001).
+ */
+export async function interceptSignaling(
+  page: Page,
+  hooks: {
+    onRequest?: (message: SignalingMessage, connection: number) => void;
+    dropAnswer?: (message: SignalingMessage, connection: number) => boolean;
+    hold?: (message: SignalingMessage, connection: number) => Promise<unknown> | undefined;
+  },
+): Promise<Array<{ cut: () => void }>> {
+  const connections: Array<{ cut: () => void }> = [];
+  const parse = (message: string | Buffer): SignalingMessage =>
+    typeof message === 'string' ? (JSON.parse(message) as SignalingMessage) : {};
+  await page.routeWebSocket(/\/ws(\?|$)/, (socket) => {
+    const connection = connections.length + 1;
+    const server = socket.connectToServer();
+    connections.push({
+      cut: () => {
+        void socket.close({ code: 3001, reason: 'test: connection lost' });
+        void server.close();
+      },
+    });
+    socket.onMessage((message) => {
+      hooks.onRequest?.(parse(message), connection);
+      server.send(message);
+    });
+    server.onMessage((message) => {
+      const parsed = parse(message);
+      if (hooks.dropAnswer?.(parsed, connection)) return;
+      const held = hooks.hold?.(parsed, connection);
+      if (held) void held.finally(() => socket.send(message));
+      else socket.send(message);
+    });
+  });
+  return connections;
 }
 
 /** Receive statistics of one remote video (webcam or screen) on a participant page. */

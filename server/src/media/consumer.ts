@@ -4,7 +4,8 @@ import type { types } from 'mediasoup';
 import type { MediaSource } from '@meet/protocol';
 import { refusedByMediasoup } from './errors.js';
 
-export type ConsumerAppData = { peerId: string; source: MediaSource };
+/** `transportId`: the receive transport it is on (a repeated consume must name the same one). */
+export type ConsumerAppData = { peerId: string; source: MediaSource; transportId: string };
 
 export async function consumeOn(
   transport: types.WebRtcTransport,
@@ -23,7 +24,7 @@ export async function consumeOn(
       producerId: producer.id,
       rtpCapabilities,
       paused: true,
-      appData: { peerId, source: producer.appData.source },
+      appData: { peerId, source: producer.appData.source, transportId: transport.id },
     });
   } catch (error) {
     throw refusedByMediasoup(error, 'consume');

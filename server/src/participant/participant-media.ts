@@ -219,8 +219,12 @@ export class ParticipantMedia {
     const ownerId = this.roomMedia.producerOwner(producerId);
     if (!ownerId) throw notFound(`producer ${producerId} is not in this room`);
     if (ownerId === this.#ownerId) throw forbidden('a participant cannot consume its own producer');
-    for (const existing of this.consumers.values()) {
-      if (existing.producerId === producerId) throw conflict(`already consuming producer ${producerId}`);
+    const existing = [...this.consumers.values()].find((c) => c.producerId === producerId);
+    if (existing) {
+      // Asked again on the same transport: the browser lost the answer (its request timed
+      // out while the server was busy, and it retries). The same consumer, not a second one.
+      if (existing.appData.transportId === transportId) return this.#describe(existing);
+      throw conflict(`already consuming producer ${producerId} on transport ${existing.appData.transportId}`);
     }
     if (this.consumers.size >= this.#limits.consumers)
       throw tooMany(`a participant may hold at most ${this.#limits.consumers} consumers`);
@@ -252,10 +256,15 @@ export class ParticipantMedia {
     );
     this.#reportConsumer(consumer);
     if (consumer.kind === 'video') this.#prioritize(consumer, this.roomMedia.activeSpeaker);
+    return this.#describe(consumer);
+  }
+
+  /** The answer to `consume`: what the browser needs to receive the consumer. */
+  #describe(consumer: Consumer): ResponseData<'consume'> {
     return {
       id: consumer.id,
-      producerId,
-      peerId: ownerId,
+      producerId: consumer.producerId,
+      peerId: consumer.appData.peerId,
       kind: consumer.kind,
       source: consumer.appData.source,
       rtpParameters: consumer.rtpParameters as ResponseData<'consume'>['rtpParameters'],

@@ -6,6 +6,7 @@
 // back: consumer scores and layers, the active speaker and audio levels.
 import type { types as ms } from 'mediasoup-client';
 import type { MediaSource, PeerInfo, PeerStatus, ProducerInfo, Role, ViewTile } from '@meet/protocol';
+import { retryable } from './retry.js';
 import type { Signaling } from './signaling.js';
 import type { MediaTransports } from './transports.js';
 
@@ -81,6 +82,8 @@ const SPEAKING_DBOV = -55;
 const SPEAKING_HOLD_MS = 1500;
 /** Tile size changes are sent together, this long after the last one. */
 const VIEW_DEBOUNCE_MS = 150;
+/** Tries of a `consume` whose answer was lost (see #requestConsume). */
+const CONSUME_ATTEMPTS = 4;
 
 /** Quality from mediasoup's scores: the worse of how we receive and how the source sends. */
 export function qualityOf(media: RemoteMedia | undefined): Quality {
@@ -110,6 +113,8 @@ export class Receiver {
   #viewTimer: ReturnType<typeof setTimeout> | undefined;
   #loudUntil = new Map<string, number>();
   #speakingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Producers being consumed whose pause or resume was told meanwhile (newer than the consume answer). */
+  #pauseTold = new Set<string>();
 
   constructor(selfId: () => string | undefined) {
     this.#selfId = selfId;
@@ -245,7 +250,10 @@ export class Receiver {
     const peer = this.find(peerId);
     for (const source of mediaSources) {
       const media = peer?.[source];
-      if (media?.producerId === producerId) media.paused = paused;
+      if (media?.producerId === producerId) {
+        media.paused = paused;
+        this.#pauseTold.add(producerId);
+      }
     }
   }
 
@@ -352,6 +360,12 @@ export class Receiver {
     const target = () => this.find(peerId);
     const peer = target();
     if (!peer) return;
+    // Already consumed, or being consumed, on this link: a producer announced while
+    // subscribe() was sending the first view is consumed by producerAdded and is in the
+    // list subscribe() then consumes. A second consume gets the same consumer from the
+    // server, the browser refuses to receive it twice ("Duplicate a=msid lines"), and the
+    // renegotiation that fails takes the first one with it: that media never plays.
+    if (peer[source]?.producerId === producer.id) return;
     const pending: RemoteMedia = {
       producerId: producer.id,
       source,
@@ -362,34 +376,56 @@ export class Receiver {
       spatialLayer: null,
     };
     peer[source] = pending;
+    this.#pauseTold.delete(producer.id);
     try {
       const recv = await link.transports.recv();
-      const params = await link.signaling.request('consume', {
-        transportId: recv.id,
-        producerId: producer.id,
+      const params = await this.#requestConsume(link, recv.id, producer.id, () => {
+        return this.#link === link && target()?.[source]?.producerId === producer.id;
       });
+      // The answer says whether the producer is paused, unless a pause or resume was told
+      // since (it is newer). Set now: the notifications that come while the browser sets
+      // the consumer up (seconds on a busy machine) change this slot, and are kept.
+      const slot = target()?.[source];
+      if (slot?.producerId === producer.id && !this.#pauseTold.has(producer.id))
+        slot.paused = params.producerPaused;
       const consumer = await recv.consume({
         id: params.id,
         producerId: params.producerId,
         kind: params.kind,
         rtpParameters: params.rtpParameters as ms.RtpParameters,
       });
-      const current = target();
-      if (this.#link !== link || !current || current[source]?.producerId !== producer.id) {
+      const current = target()?.[source];
+      if (this.#link !== link || current?.producerId !== producer.id) {
         consumer.close();
         return;
       }
-      current[source] = {
-        ...pending,
-        consumer,
-        track: consumer.track,
-        paused: params.producerPaused,
-      };
+      current.consumer = consumer;
+      current.track = consumer.track;
       // A tile already on screen for this source now has a consumer to list.
       if (producer.kind === 'video') this.#scheduleView();
       await link.signaling.request('resumeConsumer', { consumerId: consumer.id });
     } catch (error) {
       console.warn('consume failed', producer.id, error);
+    } finally {
+      this.#pauseTold.delete(producer.id);
+    }
+  }
+
+  /**
+   * `consume`, asked again (up to CONSUME_ATTEMPTS, 1 s, 2 s, 4 s apart) while still wanted
+   * when its answer was lost (the request timed out: a server busy for over 20 s) or the server
+   * failed (5xx): a repeat gets the same consumer. A refusal (4xx) is final.
+   */
+  async #requestConsume(link: Link, transportId: string, producerId: string, wanted: () => boolean) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await link.signaling.request('consume', { transportId, producerId });
+      } catch (error) {
+        if (!retryable(error) || attempt >= CONSUME_ATTEMPTS || !wanted()) throw error;
+        console.warn(`consume of ${producerId} failed (${String(error)}); asking again`);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));
+        if (!wanted()) throw error;
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import { ConnectionHealth } from './connection-health.svelte.js';
 import { HostControls } from './hosts.svelte.js';
 import { Publisher, type PublisherOptions } from './publisher.svelte.js';
 import { Receiver, type MediaStatsSample, type RemotePeer } from './receiver.svelte.js';
+import { retryable } from './retry.js';
 import { Signaling } from './signaling.js';
 import { MediaTransports } from './transports.js';
 
@@ -118,9 +119,27 @@ export class CallSession {
     this.#moveTo = undefined;
     this.#signaling = new Signaling(signalingUrl(this.roomId, this.selfId, node), {
       onOpen: () => {
-        this.#reconnectDelay = 500;
-        // Moved (the socket closes next): the join of this connection fails, the next one joins.
-        this.#join().catch((error: Error) => this.#moveTo || this.#fail(`Could not join: ${error.message}`));
+        const signaling = this.#signaling;
+        this.#join().then(
+          // Backoff starts over once a join went through (not on every open socket: a server
+          // that fails every join is not asked twice a second).
+          () => (this.#reconnectDelay = 500),
+          (error: Error) => {
+            // Moved (the socket closes next): the join of this connection fails, the next one joins.
+            if (this.#moveTo) return;
+            // The join's answer lost (a server busy for over 20 s) or a server failure, on the
+            // first connection or back after a drop: this socket goes and the next one joins
+            // again, with backoff (a participant the server made for it goes with the socket).
+            // Failing would leave the person out of the meeting until they reload.
+            if (retryable(error)) {
+              console.warn(`joining failed (${error.message}); connecting again`);
+              this.status = 'reconnecting';
+              signaling?.close();
+              return;
+            }
+            this.#fail(`Could not join: ${error.message}`);
+          },
+        );
       },
       onDisconnected: () => {
         this.status = 'reconnecting';

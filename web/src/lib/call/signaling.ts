@@ -10,6 +10,7 @@ import {
   type RequestMethod,
   type ResponseData,
 } from '@meet/protocol';
+import { NoAnswerError } from './retry.js';
 
 export type NotificationHandler = {
   [M in NotificationMethod]: (data: NotificationData<M>) => void;
@@ -66,7 +67,13 @@ export class Signaling {
 
   async request<M extends RequestMethod>(method: M, data: RequestData<M>): Promise<ResponseData<M>> {
     const checked = requests[method].data.parse(data);
-    return (await this.#peer.request(method, checked)) as ResponseData<M>;
+    try {
+      return (await this.#peer.request(method, checked)) as ResponseData<M>;
+    } catch (error) {
+      // The server's answers carry a code; protoo's own failures (timed out, socket gone) none.
+      if (typeof (error as { code?: unknown } | undefined)?.code === 'number') throw error;
+      throw new NoAnswerError(method, error);
+    }
   }
 
   close(): void {

@@ -1,0 +1,93 @@
+// Browser end-to-end: a page whose `join` gets no answer (a server busy for longer than
+// protoo's request timeout, ~22 s) connects and joins again instead of leaving the call for
+// good, back after a dropped connection and on its very first connection. Bob's signaling
+// sockets go through Playwright's WebSocket route, which drops the server's answer to one
+// `join` (and, in the first test, cuts his first socket once he is in the call).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { interceptSignaling, joinRoom, newParticipantPage } from '../helpers/browser.js';
+import { useServerAndBrowser } from '../helpers/fixture.js';
+import { assertMediaFlows } from '../helpers/media.js';
+import { waitFor } from '../helpers/wait.js';
+
+const fixture = useServerAndBrowser();
+
+/** Routes Bob's sockets; the answer to the join of connection `lost` never reaches his page. */
+async function dropJoinAnswer(bob: Page, lost: number) {
+  const joinIds = new Map<number, unknown>();
+  const state = { dropped: false };
+  const sockets = await interceptSignaling(bob, {
+    onRequest: (request, connection) => {
+      if (request.request && request.method === 'join') joinIds.set(connection, request.id);
+    },
+    dropAnswer: (answer, connection) => {
+      if (connection !== lost || !answer.response || answer.id !== joinIds.get(lost) || state.dropped)
+        return false;
+      state.dropped = true;
+      return true;
+    },
+  });
+  return { sockets, state };
+}
+
+/** Bob's page, on connection `expected` after it waited out the lost join, is back in the call. */
+async function assertBackInCall(
+  roomId: string,
+  alice: Page,
+  bob: Page,
+  sockets: unknown[],
+  expected: number,
+) {
+  // His page waits out the request (~22 s), drops that connection and joins on the next one.
+  await waitFor(
+    `connection ${expected}`,
+    async () => sockets.length,
+    (n) => n >= expected,
+    { timeoutMs: 45_000 },
+  );
+  await bob.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 30_000 });
+  await assertMediaFlows(alice, ['Bob'], 'Alice after Bob joined again', { timeoutMs: 30_000 });
+  await assertMediaFlows(bob, ['Alice'], 'Bob after he joined again', { timeoutMs: 30_000 });
+  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  await waitFor(
+    'the room holds Alice and one Bob',
+    async () => (room?.joinedParticipants() ?? []).map((p) => p.displayName).sort(),
+    (names) => JSON.stringify(names) === JSON.stringify(['Alice', 'Bob']),
+  );
+  assert.equal(
+    await alice.locator('[data-testid="tile"][data-name="Bob"]').count(),
+    1,
+    'Alice sees Bob once',
+  );
+}
+
+test('a join lost while reconnecting is asked again on a new connection; the call comes back', async () => {
+  const roomId = `e2e-rejoin-retry-${Date.now()}`;
+  const { page: alice } = await newParticipantPage(fixture.browser, fixture.server.url);
+  await joinRoom(alice, roomId, 'Alice');
+
+  const { page: bob } = await newParticipantPage(fixture.browser, fixture.server.url);
+  const { sockets, state } = await dropJoinAnswer(bob, 2);
+  await joinRoom(bob, roomId, 'Bob');
+  await assertMediaFlows(alice, ['Bob'], 'Alice before the cut');
+
+  sockets[0]?.cut();
+  await waitFor('the answer to Bob’s second join dropped', async () => state.dropped, Boolean, {
+    timeoutMs: 20_000,
+  });
+  await assertBackInCall(roomId, alice, bob, sockets, 3);
+});
+
+test('a first join whose answer is lost is asked again on a new connection; the person gets in', async () => {
+  const roomId = `e2e-first-join-retry-${Date.now()}`;
+  const { page: alice } = await newParticipantPage(fixture.browser, fixture.server.url);
+  await joinRoom(alice, roomId, 'Alice');
+
+  const { page: bob } = await newParticipantPage(fixture.browser, fixture.server.url);
+  const { sockets, state } = await dropJoinAnswer(bob, 1);
+  // "Joined" comes only after the lost request's timeout (~22 s) and a second connection.
+  await joinRoom(bob, roomId, 'Bob', { timeoutMs: 60_000 });
+  assert.ok(state.dropped, 'the answer to Bob’s first join was dropped');
+  await assertBackInCall(roomId, alice, bob, sockets, 2);
+});
