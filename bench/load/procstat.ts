@@ -18,19 +18,28 @@ export interface ProcSample {
   peakRssKiB: number;
 }
 
+/** A process's /proc/<pid>/stat: its command name, parent pid and CPU time (utime + stime, s). */
+export function readStat(pid: number): { name: string; parent: number; cpuSeconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesized command name (which may contain spaces).
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, close),
+    parent: Number(fields[1]),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
+  };
+}
+
 export function sampleProcess(pid: number): ProcSample | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesized command name (which may contain spaces).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
+    const { cpuSeconds } = readStat(pid);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
     return {
       pid,
       at: performance.now(),
-      cpuSeconds: (utime + stime) / TICKS_PER_SECOND,
+      cpuSeconds,
       rssKiB: kib('VmRSS'),
       peakRssKiB: kib('VmHWM'),
     };

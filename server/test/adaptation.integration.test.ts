@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_VIEW_TILES, requests } from '@meet/protocol';
+import { MIN_DOWNLINK_ESTIMATE } from '../src/media/transport.js';
 import { LOWER_HOLD_MS } from '../src/room/dynacast.js';
 import type { RoomMedia } from '../src/room/room-media.js';
 import { startServer, type TestServer } from '../../tests/helpers/server.js';
@@ -197,6 +198,24 @@ describe('setView: validation', () => {
 });
 
 describe('setView: what is forwarded', () => {
+  test("the server's estimate toward a viewer has a floor that fits one camera's lowest layer; sending has none", async () => {
+    const viewer = await joinAs(newRoomId('estimate-floor'), 'Vera');
+    const recvId = await transport(viewer, 'recv');
+    const sendId = await transport(viewer, 'send');
+    const stats = async (id: string) => {
+      const t = (await serverParticipant(viewer)).transports.get(id);
+      assert.ok(t, `transport ${id} is open on the server`);
+      const [own] = await t.getStats();
+      assert.ok(own, `stats of transport ${id}`);
+      return own;
+    };
+    // mediasoup's own floor (30 kbit/s) fits no video layer: a collapsed estimate forwarded
+    // nothing for seconds (tests/e2e/constrained-viewer-top-layer.e2e.test.ts).
+    assert.equal((await stats(recvId)).minOutgoingBitrate, MIN_DOWNLINK_ESTIMATE);
+    assert.ok(MIN_DOWNLINK_ESTIMATE >= 150_000, 'the web camera lowest encoding is capped at 150 kbit/s');
+    assert.ok(!(await stats(sendId)).minOutgoingBitrate, 'the server sends nothing on a send transport');
+  });
+
   test('the view decides which video consumers are paused on the server, and at which layer; audio is never affected', async () => {
     const roomId = newRoomId('view-paused');
     const alice = await joinAs(roomId, 'Alice');
@@ -219,6 +238,7 @@ describe('setView: what is forwarded', () => {
       forwarding: 0,
       offView: 1,
       notReady: 0,
+      held: 0,
     });
 
     await bob.peer.ok('setView', { tiles: [tile(video, 320, 180)] });
@@ -240,6 +260,7 @@ describe('setView: what is forwarded', () => {
       forwarding: 0,
       offView: 0,
       notReady: 1,
+      held: 0,
     });
     await bob.peer.ok('resumeConsumer', { consumerId: video });
     assert.equal((await serverConsumer(bob, video)).paused, false);

@@ -10,6 +10,15 @@ import {
   preferredLayers,
   spatialLayerForTile,
 } from '../src/media/layers.js';
+import {
+  CALM_MS,
+  FIRST_HOLD_MS,
+  MAX_HOLD_MS,
+  FALL_CONFIRM_MS,
+  UpswitchBackoff,
+  isFall,
+  publisherSendsAbove,
+} from '../src/media/upswitch-backoff.js';
 import { ConsumerView } from '../src/participant/view.js';
 import { Dynacast, LOWER_HOLD_MS } from '../src/room/dynacast.js';
 
@@ -229,5 +238,83 @@ describe('Dynacast', () => {
 
   test('the production hold is 3 seconds', () => {
     assert.equal(LOWER_HOLD_MS, 3000);
+  });
+});
+
+describe('upswitch backoff: a layer dropped by the downlink is held, then climbs one at a time', () => {
+  test('a fall is one for lack of the viewer bandwidth only while the publisher still sends above it', () => {
+    const fall = (previous: number | undefined, current: number | undefined, preferred: number) =>
+      isFall({ previous, current, preferred });
+    assert.equal(fall(2, 0, 2), true);
+    assert.equal(fall(2, 1, 2), true);
+    assert.equal(fall(2, 0, 0), false, 'the tile shrank: the view asks 0');
+    assert.equal(fall(0, 1, 2), false, 'a rise');
+    assert.equal(fall(undefined, 0, 2), false, 'the first layers of a consumer');
+    assert.equal(fall(2, undefined, 2), false, 'nothing forwarded (paused)');
+    assert.equal(publisherSendsAbove([10, 10, 10], 0, 2), true);
+    assert.equal(publisherSendsAbove([10, 0, 7], 0, 2), true);
+    assert.equal(publisherSendsAbove([10, 0, 0], 0, 2), false, 'the publisher stopped sending 1 and 2');
+    assert.equal(publisherSendsAbove([10, 10, 0], 1, 2), false);
+    assert.equal(publisherSendsAbove([10, 10, 10], 0, 0), false);
+  });
+
+  test('a suspected fall is held only if confirmed after FALL_CONFIRM_MS', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const backoff = new UpswitchBackoff(() => undefined);
+    let confirmed = false;
+    backoff.suspect('c', 0, 2, () => confirmed);
+    t.mock.timers.tick(FALL_CONFIRM_MS);
+    assert.equal(backoff.cap('c'), undefined, 'the publisher had stopped: not held');
+    confirmed = true;
+    backoff.suspect('c', 0, 2, () => confirmed);
+    t.mock.timers.tick(FALL_CONFIRM_MS - 1);
+    assert.equal(backoff.cap('c'), undefined);
+    t.mock.timers.tick(1);
+    assert.equal(backoff.cap('c'), 0);
+    backoff.suspect('d', 1, 2, () => true);
+    backoff.forget('d');
+    t.mock.timers.tick(FALL_CONFIRM_MS);
+    assert.equal(backoff.cap('d'), undefined, 'forgotten before its confirmation');
+    backoff.close();
+  });
+
+  test('held for FIRST_HOLD_MS, then one layer per FIRST_HOLD_MS; a repeated fall doubles the hold up to MAX_HOLD_MS', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const changes: string[] = [];
+    const backoff = new UpswitchBackoff((id) => changes.push(`${id}:${backoff.cap(id) ?? 'free'}`));
+    assert.equal(backoff.cap('c'), undefined);
+
+    assert.equal(backoff.fell('c', 0, 2), FIRST_HOLD_MS);
+    assert.equal(backoff.cap('c'), 0);
+    t.mock.timers.tick(FIRST_HOLD_MS - 1);
+    assert.equal(backoff.cap('c'), 0);
+    t.mock.timers.tick(1);
+    assert.equal(backoff.cap('c'), 1, 'one layer more after the hold');
+    t.mock.timers.tick(FIRST_HOLD_MS);
+    assert.equal(backoff.cap('c'), undefined, 'free once the top is allowed');
+    assert.deepEqual(changes, ['c:0', 'c:1', 'c:free']);
+
+    // Falls again within CALM_MS of the last: each hold twice the previous, at most MAX_HOLD_MS.
+    const holds = [1, 2, 3, 4].map(() => backoff.fell('c', 1, 2));
+    assert.deepEqual(
+      holds,
+      [2, 4, MAX_HOLD_MS / FIRST_HOLD_MS, MAX_HOLD_MS / FIRST_HOLD_MS].map((k) => k * FIRST_HOLD_MS),
+    );
+    t.mock.timers.tick(MAX_HOLD_MS);
+    assert.equal(backoff.cap('c'), undefined, 'from 1 the next step is the top: free');
+
+    // After a calm period, a fall holds FIRST_HOLD_MS again.
+    t.mock.timers.tick(CALM_MS);
+    assert.equal(backoff.fell('c', 0, 2), FIRST_HOLD_MS);
+    backoff.forget('c');
+    assert.equal(backoff.cap('c'), undefined);
+    const before = changes.length;
+    t.mock.timers.tick(MAX_HOLD_MS);
+    assert.equal(changes.length, before, 'a forgotten consumer is not changed later');
+
+    backoff.fell('d', 0, 2);
+    backoff.close();
+    t.mock.timers.tick(MAX_HOLD_MS);
+    assert.equal(backoff.cap('d'), undefined);
   });
 });

@@ -41,6 +41,7 @@ const expectedFamilies = {
   meet_producers: 'gauge',
   meet_consumers: 'gauge',
   meet_video_consumers: 'gauge',
+  meet_video_consumers_held: 'gauge',
   meet_database_up: 'gauge',
   meet_media_worker_up: 'gauge',
   meet_media_worker_pid: 'gauge',

@@ -8,7 +8,9 @@
 //   (1.5 Mbit/s) and the others' smallest; it gets a lower layer of the pinned one instead
 //   (server BWE), and every tile keeps decoding, with no gap longer than 2 s over a 20 s
 //   watch. The good viewer keeps decoding the pinned publisher without a freeze (its
-//   layers are logged: see goodViewerProblems for why they are not asserted here).
+//   layers are logged: see goodViewerProblems for why they are not asserted here;
+//   constrained-viewer-top-layer.e2e.test.ts asserts that a good viewer keeps the top
+//   layer next to a constrained one, with a single publisher).
 // - Loss: 4 % of the packets to and from the namespace dropped at random (iptables). A new
 //   constrained viewer joins through it: again no gap longer than 2 s (NACK/RTX and key
 //   frame requests repair the losses), and the good viewer as above.
@@ -25,7 +27,13 @@ import { loadavg } from 'node:os';
 import { after, test } from 'node:test';
 import { udpCounters } from '../../bench/load/procstat.js';
 import type { Browser, Page } from 'playwright-core';
-import { joinRoom, launchBrowser, newParticipantPage, statsOf } from '../helpers/browser.js';
+import {
+  joinRoom,
+  keepPeerConnections,
+  launchBrowser,
+  newParticipantPage,
+  statsOf,
+} from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
 import { assertMediaFlows, waitForFrameWidth, watchFrames, type FrameWatch } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
@@ -64,20 +72,7 @@ function call(): Promise<Call> {
       const { page, context } = await newParticipantPage(publisherBrowser, fixture.server.url);
       // Diagnostics only: keep the page's peer connections, to read why an encoding is
       // limited (qualityLimitationReason) and the send-side bandwidth estimate.
-      // (tsx names the functions below with a `__name` helper the page does not have.)
-      await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn' });
-      await context.addInitScript(() => {
-        const Original = window.RTCPeerConnection;
-        const kept: RTCPeerConnection[] = [];
-        (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = kept;
-        window.RTCPeerConnection = new Proxy(Original, {
-          construct: (target, args: ConstructorParameters<typeof RTCPeerConnection>) => {
-            const pc = new target(...args);
-            kept.push(pc);
-            return pc;
-          },
-        });
-      });
+      await keepPeerConnections(context);
       await joinRoom(page, roomId, name);
       publishers.push(page);
     }
@@ -228,8 +223,9 @@ function freezes(watch: Record<string, FrameWatch>, label: string): string[] {
  * is logged, not asserted: on this 2-core machine five pages load the CPU enough that the
  * publisher's and the SFU's delay-based bandwidth estimates dip for everyone, whatever the
  * constrained viewer's link (runs here gave the good viewer the top layer in 0 to 39 of ~38
- * samples). The top layer itself is asserted, without a constrained viewer's load, by
- * simulcast.e2e.test.ts and dynacast.e2e.test.ts.
+ * samples). The top layer itself is asserted by constrained-viewer-top-layer.e2e.test.ts
+ * (one publisher, with a constrained viewer in the call), and without a constrained viewer
+ * by simulcast.e2e.test.ts and dynacast.e2e.test.ts.
  */
 function goodViewerProblems(good: GoodWatch, label: string): string[] {
   return good.longestGapMs > MAX_GAP_MS ? [`${label}: good viewer froze: ${JSON.stringify(good)}`] : [];

@@ -13,12 +13,23 @@ export interface RouterPlace {
   webRtcServer: types.WebRtcServer;
 }
 
+/**
+ * The lowest the server's bandwidth estimate toward a viewer may fall (bit/s): the lowest
+ * simulcast layer of one camera (the web app's r0 is capped at 150 kbit/s). mediasoup's own
+ * floor is 30 kbit/s, where no video layer fits: a viewer whose estimate collapsed there (a
+ * queue on a slow link read as congestion after the estimate overshot) was forwarded no video
+ * at all until probing found its way up again, 8 s in a 600 kbit/s test. At this floor the
+ * most important tile (pinned, screen, speaker: consumer priorities) keeps its lowest layer.
+ */
+export const MIN_DOWNLINK_ESTIMATE = 150_000;
+
 export async function createTransport(
   { router, webRtcServer }: RouterPlace,
   { direction, forceTcp }: { direction: Direction; forceTcp: boolean },
 ): Promise<types.WebRtcTransport<TransportAppData>> {
+  let transport: types.WebRtcTransport<TransportAppData> | undefined;
   try {
-    return await router.createWebRtcTransport<TransportAppData>({
+    transport = await router.createWebRtcTransport<TransportAppData>({
       webRtcServer,
       enableUdp: !forceTcp,
       enableTcp: true,
@@ -26,7 +37,10 @@ export async function createTransport(
       initialAvailableOutgoingBitrate: 1_000_000,
       appData: { direction },
     });
+    if (direction === 'recv') await transport.setMinOutgoingBitrate(MIN_DOWNLINK_ESTIMATE);
+    return transport;
   } catch (error) {
+    transport?.close();
     // The worker died under the request (InvalidStateError): 409, the call changed.
     throw refusedByMediasoup(error, 'createWebRtcTransport');
   }

@@ -111,7 +111,7 @@ export class MediaCollector {
       transports: { send: 0, recv: 0 },
       producers: zeroBySource(),
       consumers: zeroBySource(),
-      videoConsumers: { forwarding: 0, offView: 0, notReady: 0 },
+      videoConsumers: { forwarding: 0, offView: 0, notReady: 0, held: 0 },
       workers: [],
       bytes: new Map(),
       databaseUp: false,
@@ -132,7 +132,10 @@ export class MediaCollector {
         for (const producer of participant.producers.values()) snapshot.producers[producer.appData.source]++;
         for (const consumer of participant.consumers.values()) snapshot.consumers[consumer.appData.source]++;
         const view = participant.media?.viewCounts();
-        if (view) for (const state of viewStates) snapshot.videoConsumers[state] += view[state];
+        if (view) {
+          for (const state of viewStates) snapshot.videoConsumers[state] += view[state];
+          snapshot.videoConsumers.held += view.held;
+        }
       }
     }
     for (const room of rooms.list()) {
@@ -328,6 +331,12 @@ export function registerMediaMetrics(registry: Registry, collector: MediaCollect
     (m, s) => {
       for (const state of viewStates) m.set({ state: viewStateLabels[state] }, s.videoConsumers[state]);
     },
+  );
+  gauge(
+    'meet_video_consumers_held',
+    "Forwarded video consumers held below the layer the viewer's tile asks, after the viewer's downlink dropped them (upswitch backoff).",
+    [],
+    (m, s) => m.set(s.videoConsumers.held),
   );
   gauge('meet_database_up', 'Whether the chat database answers a query (1) or not (0).', [], (m, s) =>
     m.set(s.databaseUp ? 1 : 0),

@@ -28,6 +28,7 @@ import {
   preferredLayers,
   type PreferredLayers,
 } from '../media/layers.js';
+import { UpswitchBackoff, isFall, publisherSendsAbove } from '../media/upswitch-backoff.js';
 import type { RoomMedia } from '../room/room-media.js';
 import type { RoomRouter } from '../room/room-router.js';
 import type { ParticipantLimits } from './limits.js';
@@ -55,6 +56,8 @@ export interface ViewCounts {
   offView: number;
   /** Not (or no longer) resumed by the browser. */
   notReady: number;
+  /** Of those forwarded: held below the layer the view asks after the viewer's downlink dropped them. */
+  held: number;
 }
 
 export class ParticipantMedia {
@@ -69,6 +72,11 @@ export class ParticipantMedia {
   readonly #hooks: MediaHooks;
   /** Which consumers the browser is ready for and which video it shows, at what size. */
   readonly #view: ConsumerView;
+  /** Layers held down after the viewer's downlink dropped them (applied like the view). */
+  readonly #backoff = new UpswitchBackoff((consumerId) => {
+    const consumer = this.consumers.get(consumerId);
+    if (consumer && !consumer.closed) this.#apply(consumer, 'upswitchBackoff').catch(() => undefined);
+  });
   #closed = false;
 
   /** `viewed`: the participant set a view before (on media since lost): video waits for the next. */
@@ -249,6 +257,7 @@ export class ParticipantMedia {
     consumer.observer.once('close', () => {
       this.consumers.delete(consumer.id);
       this.#view.forget(consumer.id);
+      this.#backoff.forget(consumer.id);
       if (consumer.kind === 'video') this.roomMedia.wantLayer(producerId, consumer.id, -1);
     });
     consumer.on('producerclose', () =>
@@ -320,9 +329,20 @@ export class ParticipantMedia {
       this.roomMedia.wantLayer(consumer.producerId, consumer.id, forward ? layers.spatialLayer : -1);
   }
 
+  /** The spatial layer a video consumer is held at after its viewer's downlink dropped it (undefined: none). */
+  heldLayer(consumerId: string): number | undefined {
+    return this.#backoff.cap(consumerId);
+  }
+
+  /** What the view asks for the consumer, held down while its downlink recovers. */
   #layersOf(consumer: Consumer): PreferredLayers {
-    const scalability = parseScalabilityMode(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
-    return preferredLayers(consumer.appData.source, scalability, this.#view.tile(consumer.id));
+    const layers = preferredLayers(
+      consumer.appData.source,
+      scalabilityOf(consumer),
+      this.#view.tile(consumer.id),
+    );
+    const cap = this.#backoff.cap(consumer.id);
+    return cap !== undefined && cap < layers.spatialLayer ? { ...layers, spatialLayer: cap } : layers;
   }
 
   /** The room's active speaker changed: their camera goes before other cameras. */
@@ -357,27 +377,47 @@ export class ParticipantMedia {
     });
   }
 
-  /** Tells the viewer its consumer's scores and, for video, the layers it forwards. */
+  /**
+   * Tells the viewer its consumer's scores and, for video, the layers it forwards; a fall for
+   * lack of the viewer's bandwidth holds the layer down for a while (UpswitchBackoff).
+   */
   #reportConsumer(consumer: Consumer): void {
     consumer.on('score', ({ score, producerScore }) =>
       this.#hooks.tell('consumerScore', { consumerId: consumer.id, score, producerScore }),
     );
-    consumer.on('layerschange', (layers) =>
+    let previous: number | undefined;
+    consumer.on('layerschange', (layers) => {
       this.#hooks.tell('consumerLayers', {
         consumerId: consumer.id,
         spatialLayer: layers?.spatialLayer ?? null,
         temporalLayer: layers?.temporalLayer ?? null,
-      }),
-    );
+      });
+      const current = layers?.spatialLayer;
+      const preferred = consumer.preferredLayers?.spatialLayer;
+      const fall = isFall({ previous, current, preferred });
+      previous = current;
+      if (!fall || current === undefined || preferred === undefined || consumer.closed) return;
+      this.#backoff.suspect(
+        consumer.id,
+        current,
+        scalabilityOf(consumer).spatialLayers - 1,
+        () =>
+          !consumer.closed &&
+          consumer.currentLayers?.spatialLayer === current &&
+          publisherSendsAbove(consumer.score?.producerScores ?? [], current, preferred),
+      );
+    });
   }
 
-  /** Video consumers forwarded, paused by the view, or not resumed by the browser. */
+  /** Video consumers forwarded (and of those, held down), paused by the view, or not resumed by the browser. */
   viewCounts(): ViewCounts {
-    const counts: ViewCounts = { forwarding: 0, offView: 0, notReady: 0 };
+    const counts: ViewCounts = { forwarding: 0, offView: 0, notReady: 0, held: 0 };
     for (const consumer of this.consumers.values()) {
       if (consumer.kind !== 'video') continue;
-      if (!consumer.paused) counts.forwarding++;
-      else if (this.#view.isReady(consumer.id)) counts.offView++;
+      if (!consumer.paused) {
+        counts.forwarding++;
+        if (this.#backoff.cap(consumer.id) !== undefined) counts.held++;
+      } else if (this.#view.isReady(consumer.id)) counts.offView++;
       else counts.notReady++;
     }
     return counts;
@@ -397,12 +437,17 @@ export class ParticipantMedia {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#backoff.close();
     for (const transport of this.transports.values()) transport.close();
     this.roomMedia.leave(this.#ownerId, this.place);
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();
   }
+}
+
+function scalabilityOf(consumer: Consumer) {
+  return parseScalabilityMode(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
 }
 
 function sameLayers(
