@@ -19,7 +19,9 @@
 // publishers share one Chromium and the machine is CPU-bound, so whether the top layer is
 // sent at all varies from run to run. Here, to make it assertable on 2 shared cores:
 //
-// - One publisher and two viewers without a camera (about 1.3 cores in all).
+// - One publisher and two viewers without a camera (about 1.3 cores in all), every page
+//   with its microphone off: Chromium's fake microphones and their playout cost more CPU
+//   than this test can spare (constrained-network.e2e.test.ts measured it).
 // - The publisher's camera is a .y4m loop with fresh noise in every frame (busyCamera):
 //   each layer then needs its whole bitrate (the top one 1.5 Mbit/s, like a real camera),
 //   which a 600 kbit/s link cannot carry. Chromium's generated camera compresses so well
@@ -131,7 +133,7 @@ function busyCamera(): string {
 async function joinPinned(browser: Browser, roomId: string, name: string): Promise<Page> {
   const { page } = await newParticipantPage(browser, fixture.server.url);
   await page.setViewportSize({ width: 1280, height: 800 });
-  await joinRoom(page, roomId, name, { camOn: false });
+  await joinRoom(page, roomId, name, { camOn: false, micOn: false });
   await page.getByTestId('toggle-chat').click(); // the stage gets the whole width
   await page.getByRole('button', { name: `Pin ${PUBLISHER}`, exact: true }).click();
   return page;
@@ -439,12 +441,12 @@ test('a good viewer keeps the top layer while a viewer behind 600 kbit/s gets a 
   const { page: publisher, context } = await newParticipantPage(publisherBrowser, fixture.server.url);
   // Diagnostics only: keep the page's peer connections, to log what the camera sends.
   await keepPeerConnections(context);
-  await joinRoom(publisher, roomId, PUBLISHER);
+  await joinRoom(publisher, roomId, PUBLISHER, { micOn: false });
 
   const good = await joinPinned(fixture.browser, roomId, GOOD);
   const constrained = await joinPinned(fixture.netnsBrowser, roomId, CONSTRAINED);
   prioritizeMediaPath();
-  await assertMediaFlows(constrained, [PUBLISHER], 'constrained viewer', { timeoutMs: 60_000 });
+  await assertMediaFlows(constrained, [PUBLISHER], 'constrained viewer', { timeoutMs: 60_000, audio: false });
   // Both views ask the top layer (the same large tile); the constrained link cannot carry
   // it, and the server forwards a lower layer there.
   for (const name of [GOOD, CONSTRAINED]) {

@@ -201,6 +201,9 @@ export interface VideoStats {
   frameHeight: number;
   packetsReceived: number;
   bytesReceived: number;
+  /** Sums of the delays between the frames shown, and of their squares (s, s²: inbound-rtp). */
+  totalInterFrameDelay: number;
+  totalSquaredInterFrameDelay: number;
   /** The simulcast layer the server forwards (null when not simulcast or not known). */
   spatialLayer: number | null;
 }
@@ -260,6 +263,8 @@ export async function joinRoom(
   name: string,
   options: {
     camOn?: boolean;
+    /** false: join with the microphone off (its producer paused: no audio to encode or decode). */
+    micOn?: boolean;
     textOnly?: boolean;
     baseUrl?: string;
     /** For each step (page load, name field, joined): 20 s unless told (a crowded machine needs more). */
@@ -272,6 +277,7 @@ export async function joinRoom(
   });
   await page.getByLabel('Your name').fill(name, { timeout: Math.max(timeout, 30_000) });
   if (options.camOn === false) await page.getByRole('checkbox', { name: 'Camera' }).uncheck();
+  if (options.micOn === false) await page.getByRole('checkbox', { name: 'Microphone' }).uncheck();
   await page.getByTestId(options.textOnly ? 'join-text' : 'join').click();
   await page.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout });
 }

@@ -51,6 +51,13 @@ export interface VideoStats {
   frameHeight: number;
   packetsReceived: number;
   bytesReceived: number;
+  /**
+   * The browser's sums over the frames it showed of the delay since the previous frame, and
+   * of its square (seconds, seconds²): with framesDecoded they bound the longest gap between
+   * two frames, however rarely the statistics are read.
+   */
+  totalInterFrameDelay: number;
+  totalSquaredInterFrameDelay: number;
   /** From the server's consumerLayers notification (null: not known). */
   spatialLayer: number | null;
 }
@@ -461,6 +468,8 @@ export class Receiver {
         frameHeight: entry.frameHeight ?? 0,
         packetsReceived: entry.packetsReceived ?? 0,
         bytesReceived: entry.bytesReceived ?? 0,
+        totalInterFrameDelay: entry.totalInterFrameDelay ?? 0,
+        totalSquaredInterFrameDelay: entry.totalSquaredInterFrameDelay ?? 0,
         spatialLayer: media.spatialLayer,
       };
     };
