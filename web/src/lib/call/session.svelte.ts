@@ -41,6 +41,8 @@ export class CallSession {
   /** The name we appear under: as typed, or a room token's (the server's answer to join). */
   displayName = $state('');
   status = $state<CallStatus>('connecting');
+  /** Whether this page was in the call once: one that never got in is "connecting" while it retries. */
+  joinedOnce = $state(false);
   error = $state<string | undefined>(undefined);
   selfId = $state<string | undefined>(undefined);
   #notice = $state<string | undefined>(undefined);
@@ -243,6 +245,7 @@ export class CallSession {
     this.hosts.attach((method, data) => signaling.request(method, data), joined);
     this.receiver.reset(peers, activeSpeaker);
     this.status = 'joined';
+    this.joinedOnce = true;
     this.#notice = undefined;
     void this.info.load();
     if (this.away) void signaling.request('setPresence', { away: true }).catch(() => undefined);
