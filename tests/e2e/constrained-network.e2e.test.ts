@@ -20,7 +20,7 @@
 // (dynacast pauses the others'). Every page joins with its microphone off: audio is not
 // what this test is about, and five pages' fake microphones, Opus and playout were most of
 // the load (this file alone: load average 12–24 with them, 4–6 without, and about 100 s
-// instead of 170–280). With them, a CI run froze every tile of both viewers, the good one
+// instead of 170–210). With them, a CI run froze every tile of both viewers, the good one
 // too, in all three windows, the publishers' send-side estimates having fallen to about
 // 90 kbit/s on loopback. The log says what each publisher sends (per encoding: the width,
 // qualityLimitationReason, PLI/NACK counts; its send-side bandwidth estimate) and how many
