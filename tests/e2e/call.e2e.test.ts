@@ -68,9 +68,8 @@ test('four participants see and hear each other; mute, camera off, leave; rooms 
   assert.deepEqual(await remoteNames(eve), []);
   assert.deepEqual(await statsOf(eve), []);
   for (const name of names) assert.ok(!(await remoteNames(pages[name] as Page)).includes('Eve'));
-  const rooms = await fixture.server.app.rooms.list();
-  const a = rooms.find((r) => r.id === roomA);
-  const b = rooms.find((r) => r.id === roomB);
+  const a = fixture.server.app.rooms.get(roomA);
+  const b = fixture.server.app.rooms.get(roomB);
   assert.equal(a?.joinedParticipants().length, 4);
   assert.equal(b?.joinedParticipants().length, 1);
   for (const peer of b?.participants.values() ?? [])

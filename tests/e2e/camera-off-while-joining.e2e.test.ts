@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { joinRoom, newParticipantPage } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
+import { serverParticipant } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const fixture = useServerAndBrowser();
@@ -33,9 +34,7 @@ test('a camera turned off while a newcomer sets up its video is shown off there,
   });
   await joinRoom(bob, roomId, 'Bob', { camOn: false });
 
-  const room = async () => (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  const bobOnServer = async () =>
-    [...((await room())?.participants.values() ?? [])].find((p) => p.displayName === 'Bob');
+  const bobOnServer = () => serverParticipant(fixture.server, roomId, 'Bob');
   // The server has answered Bob's consume of Alice's camera: his browser is setting it up.
   await waitFor(
     "the server answered Bob's consume of Alice's camera",

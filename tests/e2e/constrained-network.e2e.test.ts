@@ -45,6 +45,7 @@ import {
   statsOf,
 } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
+import { serverParticipants } from '../helpers/server.js';
 import { assertMediaFlows, waitForFrameWidth, watchFrames, type FrameWatch } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -129,8 +130,7 @@ async function requestedLayers(
   roomId: string,
   viewerName: string,
 ): Promise<Record<string, number | undefined>> {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  const participants = [...(room?.participants.values() ?? [])];
+  const participants = serverParticipants(fixture.server, roomId);
   const viewer = participants.find((p) => p.displayName === viewerName);
   const result: Record<string, number | undefined> = {};
   for (const consumer of viewer?.consumers.values() ?? []) {

@@ -65,6 +65,7 @@ import {
   statsOf,
 } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
+import { serverParticipants } from '../helpers/server.js';
 import { assertMediaFlows, waitForFrameWidth, watchFrames, type FrameWatch } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -149,8 +150,7 @@ async function serverSide(
   roomId: string,
   name: string,
 ): Promise<{ current?: Layers; preferred?: Layers; held?: number; bweKbit?: number }> {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  const participants = [...(room?.participants.values() ?? [])];
+  const participants = serverParticipants(fixture.server, roomId);
   const viewer = participants.find((p) => p.displayName === name);
   const publisherId = participants.find((p) => p.displayName === PUBLISHER)?.id;
   const consumer = [...(viewer?.consumers.values() ?? [])].find(

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { interceptSignaling, joinRoom, newParticipantPage } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
+import { serverParticipant } from '../helpers/server.js';
 import { assertMediaFlows } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,13 +19,11 @@ test('a consume whose answer was lost is asked again, gets the same consumer, an
   const roomId = `e2e-consume-retry-${Date.now()}`;
   const { page: alice } = await newParticipantPage(fixture.browser, fixture.server.url);
   await joinRoom(alice, roomId, 'Alice');
-  const room = async () => (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  const participants = async () => [...((await room())?.participants.values() ?? [])];
   // "Joined" shows before the camera is produced: wait for it on the server.
   const aliceCamera = await waitFor(
     "Alice's camera on the server",
     async () =>
-      [...((await participants()).find((p) => p.displayName === 'Alice')?.producers.values() ?? [])]
+      [...(serverParticipant(fixture.server, roomId, 'Alice')?.producers.values() ?? [])]
         .filter((p) => p.kind === 'video')
         .map((p) => p.id),
     (ids) => ids.length === 1,
@@ -59,7 +58,7 @@ test('a consume whose answer was lost is asked again, gets the same consumer, an
     },
   );
   await assertMediaFlows(bob, ['Alice'], 'Bob after the retried consume', { timeoutMs: 30_000 });
-  const bobOnServer = (await participants()).find((p) => p.displayName === 'Bob');
+  const bobOnServer = serverParticipant(fixture.server, roomId, 'Bob');
   const consumers = [...(bobOnServer?.consumers.values() ?? [])].filter((c) => c.kind === 'video');
   assert.deepEqual(
     consumers.map((c) => c.id),

@@ -90,7 +90,7 @@ test('switching the camera and the microphone in the call keeps the producers; t
   await assertMediaFlows(bob, ['Alice'], 'Bob before the switch');
   assert.equal(await ownCameraLabel(alice), 'fake_device_0');
 
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   const aliceOnServer = room?.joinedParticipants().find((p) => p.displayName === 'Alice');
   assert.ok(aliceOnServer);
   const producersBefore = [...aliceOnServer.producers.values()].map((p) => [p.appData.source, p.id]).sort();

@@ -87,7 +87,7 @@ test(
     }
 
     for (const warning of warnings) console.log(`[eight] page warned: ${warning}`);
-    const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+    const room = fixture.server.app.rooms.get(roomId);
     assert.equal(room?.joinedParticipants().length, 8);
     // 8 peers x 7 others x (audio + video) consumers on the server.
     const consumers = [...(room?.participants.values() ?? [])].reduce((n, p) => n + p.consumers.size, 0);
@@ -97,7 +97,7 @@ test(
 
 /** What the server forwards to each page and what each page shows, for a failure's log. */
 async function logWhyMissing(roomId: string, pages: Page[], names: string[]): Promise<void> {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   const participants = [...(room?.participants.values() ?? [])];
   const nameOf = new Map(participants.map((p) => [p.id, p.displayName]));
   for (const viewer of participants) {

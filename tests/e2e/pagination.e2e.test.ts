@@ -21,7 +21,7 @@ function onScreenVideos(page: Page): Promise<string[]> {
 
 /** Peer ids whose video the server forwards to `peerId` (its unpaused video consumers). */
 async function forwardedVideos(roomId: string, peerId: string): Promise<string[]> {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   const viewer = room?.participants.get(peerId);
   return [...(viewer?.consumers.values() ?? [])]
     .filter((c) => c.kind === 'video' && !c.paused && !c.closed)
@@ -31,7 +31,7 @@ async function forwardedVideos(roomId: string, peerId: string): Promise<string[]
 
 /** Peer ids whose audio the server forwards to `peerId`. */
 async function forwardedAudio(roomId: string, peerId: string): Promise<string[]> {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   const viewer = room?.participants.get(peerId);
   return [...(viewer?.consumers.values() ?? [])]
     .filter((c) => c.kind === 'audio' && !c.paused && !c.closed)

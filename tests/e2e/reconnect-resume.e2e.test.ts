@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { joinRoom, newParticipantPage } from '../helpers/browser.js';
 import { useServerAndBrowser } from '../helpers/fixture.js';
+import { serverParticipant, serverParticipants } from '../helpers/server.js';
 import { assertMediaFlows } from '../helpers/media.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,11 +33,6 @@ async function recordSockets(page: Page): Promise<void> {
 const socketUrls = (page: Page) =>
   page.evaluate(() => (window as unknown as { __sockets: WebSocket[] }).__sockets.map((s) => s.url));
 
-async function participantsOf(roomId: string) {
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
-  return [...(room?.participants.values() ?? [])];
-}
-
 test('a dropped signaling socket comes back as the same participant (resume), seen once', async () => {
   const roomId = `e2e-resume-${Date.now()}`;
   const { page: alice } = await newParticipantPage(fixture.browser, fixture.server.url);
@@ -46,7 +42,7 @@ test('a dropped signaling socket comes back as the same participant (resume), se
   await joinRoom(bob, roomId, 'Bob');
   await assertMediaFlows(alice, ['Bob'], 'Alice');
 
-  const before = (await participantsOf(roomId)).find((p) => p.displayName === 'Bob');
+  const before = serverParticipant(fixture.server, roomId, 'Bob');
   assert.ok(before, 'Bob is in the room');
   const [first, ...others] = await socketUrls(bob);
   assert.ok(first && others.length === 0, `one socket so far: ${String(first)} ${others.join(' ')}`);
@@ -76,7 +72,10 @@ test('a dropped signaling socket comes back as the same participant (resume), se
   await bob.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 20_000 });
   await waitFor(
     'the room holds Alice and one Bob',
-    async () => (await participantsOf(roomId)).map((p) => p.displayName).sort(),
+    async () =>
+      serverParticipants(fixture.server, roomId)
+        .map((p) => p.displayName)
+        .sort(),
     (names) => JSON.stringify(names) === JSON.stringify(['Alice', 'Bob']),
   );
   // (The room holds the new Bob once he connected; Alice's page shows him once he joined.)

@@ -66,7 +66,7 @@ async function assertBackInCall(
   await bob.locator('[data-testid="room"][data-status="joined"]').waitFor({ timeout: 30_000 });
   await assertMediaFlows(alice, ['Bob'], 'Alice after Bob joined again', { timeoutMs: 30_000 });
   await assertMediaFlows(bob, ['Alice'], 'Bob after he joined again', { timeoutMs: 30_000 });
-  const room = (await fixture.server.app.rooms.list()).find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   await waitFor(
     'the room holds Alice and one Bob',
     async () => (room?.joinedParticipants() ?? []).map((p) => p.displayName).sort(),

@@ -31,7 +31,7 @@ test('a killed media worker: callers get their media back by themselves, chat-on
   await assertMediaFlows(ann, ['Ben'], 'Ann');
   await assertMediaFlows(ben, ['Ann'], 'Ben');
 
-  const room = fixture.server.app.rooms.list().find((r) => r.id === roomId);
+  const room = fixture.server.app.rooms.get(roomId);
   const media = await room?.currentMedia();
   assert.ok(room && media, 'the room has media');
   const workerIndex = media.home?.workerIndex;

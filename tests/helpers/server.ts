@@ -6,7 +6,18 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/src/config.js';
+import type { Participant } from '../../server/src/participant/participant.js';
 import { createTestDatabase } from './postgres.js';
+
+/** The participants of room `roomId` on this server (none if the room is not open here). */
+export function serverParticipants(server: TestServer, roomId: string): Participant[] {
+  return [...(server.app.rooms.get(roomId)?.participants.values() ?? [])];
+}
+
+/** The participant of room `roomId` named `name` on this server, if there is one. */
+export function serverParticipant(server: TestServer, roomId: string, name: string): Participant | undefined {
+  return serverParticipants(server, roomId).find((p) => p.displayName === name);
+}
 
 export interface TestServer {
   app: App;
