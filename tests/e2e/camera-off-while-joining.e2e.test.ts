@@ -38,7 +38,7 @@ test('a camera turned off while a newcomer sets up its video is shown off there,
   // The server has answered Bob's consume of Alice's camera: his browser is setting it up.
   await waitFor(
     "the server answered Bob's consume of Alice's camera",
-    async () => [...((await bobOnServer())?.consumers.values() ?? [])].some((c) => c.kind === 'video'),
+    async () => [...(bobOnServer()?.consumers.values() ?? [])].some((c) => c.kind === 'video'),
     (answered) => answered,
   );
   await alice.getByTestId('toggle-cam').click();
@@ -46,7 +46,7 @@ test('a camera turned off while a newcomer sets up its video is shown off there,
   // Once Bob's browser has set the consumer up (it resumed it: ready, no longer not_ready)…
   await waitFor(
     "Bob's browser finished setting up Alice's camera",
-    async () => (await bobOnServer())?.media?.viewCounts(),
+    async () => bobOnServer()?.media?.viewCounts(),
     (counts) => counts !== undefined && counts.notReady === 0 && counts.forwarding + counts.offView === 1,
     { timeoutMs: 30_000 },
   );
@@ -54,7 +54,7 @@ test('a camera turned off while a newcomer sets up its video is shown off there,
   const aliceTile = bob.locator('[data-testid="tile"][data-name="Alice"][data-source="webcam"]');
   await new Promise((resolve) => setTimeout(resolve, 2000)); // his next view, if it were wrong
   assert.equal(await aliceTile.getAttribute('data-video'), 'off');
-  assert.deepEqual((await bobOnServer())?.media?.viewCounts(), {
+  assert.deepEqual(bobOnServer()?.media?.viewCounts(), {
     forwarding: 0,
     offView: 1,
     notReady: 0,
@@ -70,7 +70,7 @@ test('a camera turned off while a newcomer sets up its video is shown off there,
   );
   await waitFor(
     "Alice's camera is forwarded to Bob",
-    async () => (await bobOnServer())?.media?.viewCounts().forwarding,
+    async () => bobOnServer()?.media?.viewCounts().forwarding,
     (forwarding) => forwarding === 1,
   );
 });
